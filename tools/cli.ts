@@ -1,0 +1,75 @@
+/**
+ * @module tools/cli
+ * The `egresslab` command: one file per subcommand, dispatched by name.
+ */
+import { EXIT_USAGE, UsageError, isEgresslabError } from '../traces/errors.ts';
+
+export interface Subcommand {
+  /** One line for `egresslab --help`. */
+  summary: string;
+  /** Full usage text for `egresslab <name> --help`. */
+  usage: string;
+  /** Runs the subcommand; resolves to the process exit code (0 ok, 1 difference/failure, 2 usage/input). */
+  run(argv: string[]): Promise<number>;
+}
+
+type Loader = () => Promise<Subcommand>;
+
+// Lazy so `egresslab info` does not pay for blessed or the dataplane.
+const SUBCOMMANDS: Record<string, Loader> = {
+  info: async () => (await import('./info.ts')).default,
+  replay: async () => (await import('./replay.ts')).default,
+  synth: async () => (await import('./synth.ts')).default,
+  maps: async () => (await import('./maps.ts')).default,
+  explain: async () => (await import('./explain.ts')).default,
+  diff: async () => (await import('./diff.ts')).default,
+  dash: async () => (await import('./dash.ts')).default,
+  lab: async () => (await import('./lab.ts')).default,
+};
+
+async function helpText(): Promise<string> {
+  const lines = ['usage: egresslab <command> [options]', '', 'commands:'];
+  for (const [name, load] of Object.entries(SUBCOMMANDS)) {
+    let summary = '';
+    try {
+      summary = (await load()).summary;
+    } catch {
+      summary = '(not available in this build)';
+    }
+    lines.push(`  ${name.padEnd(9)} ${summary}`);
+  }
+  lines.push('', "Run 'egresslab <command> --help' for a command's options.");
+  lines.push('Exit codes: 0 ok, 1 difference or failure found, 2 usage or input error.');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write((await helpText()) + '\n');
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  const load = SUBCOMMANDS[name];
+  if (!load) {
+    process.stderr.write(`egresslab: unknown command '${name}'\n${await helpText()}\n`);
+    return EXIT_USAGE;
+  }
+  const cmd = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(cmd.usage + '\n');
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`egresslab ${name}: ${err.message}\n${cmd.usage}\n`);
+      return EXIT_USAGE;
+    }
+    if (isEgresslabError(err)) {
+      process.stderr.write(`egresslab ${name}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
