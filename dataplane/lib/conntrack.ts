@@ -1,0 +1,584 @@
+/**
+ * @module dataplane/lib/conntrack
+ * Cilium's global conntrack: `cilium_ct4_global` (TCP) and `cilium_ct_any4_global`
+ * (everything else), both LRU hashes keyed by `struct ipv4_ct_tuple`, with the lookup,
+ * create, timeout and close rules of `bpf/lib/conntrack.h` and the agent's GC
+ * (`pkg/maps/ctmap`). Facts: `cilium-datapath.md` §7, §9.
+ *
+ * The key swaps the addresses relative to the packet (Cilium's "Workaround #5848") but
+ * not the ports. A pod→ext egress packet is stored as:
+ *
+ * ```
+ *  daddr=podIP  saddr=extIP  dport=extPort  sport=podPort  nexthdr  flags=TUPLE_F_OUT
+ * ```
+ *
+ * Callers pass tuples in packet orientation; this module builds the key.
+ *
+ * Rules modelled:
+ * - Lookup tries the reply orientation first (reversed key, flipped flag → CT_REPLY), then
+ *   the forward one (CT_ESTABLISHED), as Cilium does, so REPLY wins over ESTABLISHED.
+ * - The datapath never checks expiry: an expired entry matches until GC removes it.
+ * - TCP: the SYN timeout until a non-SYN packet was seen, then the long lifetime; FIN/RST
+ *   sets rx/tx closing for the direction seen; RST before both SYNs closes both; once both
+ *   close, the close timeout applies and lifetimes stop being refreshed; a SYN on a closing
+ *   entry re-opens it (1.10: CT_REOPENED; 1.17: CT_NEW, the caller re-creates).
+ * - Counters per direction of the lookup (1.10 rx/tx packets+bytes; 1.17 one packets/bytes
+ *   pair, kept in the tx arrays). Flags-seen and last-report as `__ct_update_timeout` does
+ *   (report at most every CT_REPORT_INTERVAL=5 s unless new flags appear).
+ * - Create failure → DROP_CT_CREATE_FAILED (-155) only for a non-LRU map that is full; the
+ *   LRU maps evict their oldest entry silently.
+ * Not modelled: TUPLE_F_RELATED ICMP-error entries, service (TUPLE_F_SERVICE) lookups,
+ * rev_nat_index, ifindex, proxy/DSR/node-port flags (printed as 0).
+ */
+
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import type { Profile } from './profile.ts';
+import { Rng } from './rng.ts';
+import { profileConstants, CT_MAP_SIZE_TCP_DEFAULT, CT_MAP_SIZE_ANY_DEFAULT } from './profile.ts';
+import { TupleHash, BPF_ANY, tupleWord2, tupleWord3, growU32, growU16, growU8, growF64 } from '../maps/tuple-hash.ts';
+import { TUPLE_F_OUT, TUPLE_F_IN, TUPLE_F_RELATED, TUPLE_F_SERVICE, IPPROTO_TCP, protoName, ipText, NatTable, newSnatResult, type SnatTarget } from './nat.ts';
+import type { ConntrackRow } from '../../traces/stats.ts';
+
+export { TUPLE_F_OUT, TUPLE_F_IN, TUPLE_F_RELATED, TUPLE_F_SERVICE } from './nat.ts';
+
+export const CT_NEW = 0;
+export const CT_ESTABLISHED = 1;
+export const CT_REPLY = 2;
+export const CT_RELATED = 3;
+export const CT_REOPENED = 4;
+
+export const CT_EGRESS = 0;
+export const CT_INGRESS = 1;
+
+/** DROP_CT_CREATE_FAILED, "CT: Map insertion failed". */
+export const DROP_CT_CREATE_FAILED = -155;
+
+/** CT_REPORT_INTERVAL: flags-seen/last-report refresh period, seconds. */
+export const CT_REPORT_INTERVAL = 5;
+
+export const TCP_FLAG_FIN = 0x01;
+export const TCP_FLAG_SYN = 0x02;
+export const TCP_FLAG_RST = 0x04;
+export const TCP_FLAG_ACK = 0x10;
+
+/** ct_entry flag bits as the Go side names them (Flags=0x.. [ ... ]). */
+export const CT_FLAG_RX_CLOSING = 1 << 0;
+export const CT_FLAG_TX_CLOSING = 1 << 1;
+export const CT_FLAG_SEEN_NON_SYN = 1 << 4;
+
+const FLAG_NAMES_V110: readonly [number, string][] = [
+  [1 << 0, 'RxClosing'], [1 << 1, 'TxClosing'], [1 << 2, 'Nat64'], [1 << 3, 'LBLoopback'],
+  [1 << 4, 'SeenNonSyn'], [1 << 5, 'NodePort'], [1 << 6, 'ProxyRedirect'], [1 << 7, 'DSR'],
+];
+const FLAG_NAMES_V117: readonly [number, string][] = [
+  ...FLAG_NAMES_V110, [1 << 8, 'FromL7LB'], [1 << 10, 'FromTunnel'],
+];
+
+export interface CtOptions {
+  /** `--bpf-ct-global-tcp-max` (524288). */
+  maxTcp: number;
+  /** `--bpf-ct-global-any-max` (262144). */
+  maxAny: number;
+  /** CT_CONNECTION_LIFETIME_TCP, s. */
+  lifetimeTcp: number;
+  /** CT_CONNECTION_LIFETIME_NONTCP, s. */
+  lifetimeNonTcp: number;
+  /** CT_SYN_TIMEOUT, s. */
+  synTimeout: number;
+  /** CT_CLOSE_TIMEOUT, s. */
+  closeTimeout: number;
+  /** Filled by ctOptionsFor; the constructor's `profile` argument wins. */
+  profile?: Profile;
+  /** LRU maps (Cilium's default). false: a full map refuses inserts (-155). */
+  lru?: boolean;
+  /** Slots allocated up front per map (they grow to max as needed). */
+  initialCapacity?: number;
+}
+
+export function ctOptionsFor(profile: Profile, sizes: Partial<CtOptions> = {}): CtOptions {
+  const k = profileConstants(profile);
+  return {
+    maxTcp: CT_MAP_SIZE_TCP_DEFAULT,
+    maxAny: CT_MAP_SIZE_ANY_DEFAULT,
+    lifetimeTcp: k.ctLifetimeTcp,
+    lifetimeNonTcp: k.ctLifetimeNonTcp,
+    synTimeout: k.ctSynTimeout,
+    closeTimeout: k.ctCloseTimeout,
+    ...sizes,
+    profile,
+  };
+}
+
+export interface CtGcResult {
+  deleted: number;
+  /** Original tuples (packet orientation) of deleted TUPLE_F_OUT entries; empty when `nat` was given to gc(). */
+  natPairs: [proto: number, saddr: number, daddr: number, sport: number, dport: number][];
+  /** NAT pairs deleted directly (gc(now, nat)). */
+  natDeleted: number;
+}
+
+export type CtRow = Omit<ConntrackRow, 'node'>;
+
+/** One CT map plus its values in typed arrays indexed by slot. */
+class CtMap {
+  readonly map: TupleHash;
+  lifetime: Uint32Array;
+  flags: Uint16Array;
+  txFlagsSeen: Uint8Array;
+  rxFlagsSeen: Uint8Array;
+  txPackets: Uint32Array;
+  rxPackets: Uint32Array;
+  txBytes: Float64Array;
+  rxBytes: Float64Array;
+  lastTxReport: Uint32Array;
+  lastRxReport: Uint32Array;
+  srcSecId: Uint32Array;
+
+  constructor(max: number, lru: boolean, initial: number | undefined) {
+    this.map = new TupleHash(max, { lru, initialCapacity: initial ?? 1024, onGrow: (c) => this.grow(c) });
+    const c = this.map.capacity;
+    this.lifetime = new Uint32Array(c);
+    this.flags = new Uint16Array(c);
+    this.txFlagsSeen = new Uint8Array(c);
+    this.rxFlagsSeen = new Uint8Array(c);
+    this.txPackets = new Uint32Array(c);
+    this.rxPackets = new Uint32Array(c);
+    this.txBytes = new Float64Array(c);
+    this.rxBytes = new Float64Array(c);
+    this.lastTxReport = new Uint32Array(c);
+    this.lastRxReport = new Uint32Array(c);
+    this.srcSecId = new Uint32Array(c);
+  }
+
+  private grow(c: number): void {
+    this.lifetime = growU32(this.lifetime, c);
+    this.flags = growU16(this.flags, c);
+    this.txFlagsSeen = growU8(this.txFlagsSeen, c);
+    this.rxFlagsSeen = growU8(this.rxFlagsSeen, c);
+    this.txPackets = growU32(this.txPackets, c);
+    this.rxPackets = growU32(this.rxPackets, c);
+    this.txBytes = growF64(this.txBytes, c);
+    this.rxBytes = growF64(this.rxBytes, c);
+    this.lastTxReport = growU32(this.lastTxReport, c);
+    this.lastRxReport = growU32(this.lastRxReport, c);
+    this.srcSecId = growU32(this.srcSecId, c);
+  }
+
+  byteSize(): number {
+    return this.map.byteSize() + this.lifetime.byteLength + this.flags.byteLength + this.txFlagsSeen.byteLength
+      + this.rxFlagsSeen.byteLength + this.txPackets.byteLength + this.rxPackets.byteLength + this.txBytes.byteLength
+      + this.rxBytes.byteLength + this.lastTxReport.byteLength + this.lastRxReport.byteLength + this.srcSecId.byteLength;
+  }
+}
+
+export class Conntrack {
+  readonly profile: Profile;
+  readonly opts: CtOptions;
+  /** `cilium_ct4_global`. */
+  private readonly tcp: CtMap;
+  /** `cilium_ct_any4_global`. */
+  private readonly any: CtMap;
+  /** Creates refused by a full non-LRU map (SIGNAL_CT_FILL_UP in Cilium). */
+  createFailures = 0;
+  /** Slot and map of the last successful lookup4/create4, for callers that want the entry (no allocation). */
+  lastSlot = -1;
+  lastIsTcp = false;
+
+  constructor(opts: CtOptions, profile?: Profile) {
+    this.profile = profile ?? opts.profile ?? '1.17';
+    this.opts = opts;
+    const lru = opts.lru ?? true;
+    this.tcp = new CtMap(opts.maxTcp, lru, opts.initialCapacity);
+    this.any = new CtMap(opts.maxAny, lru, opts.initialCapacity);
+  }
+
+  size(): number {
+    return this.tcp.map.size + this.any.map.size;
+  }
+
+  /** Entries evicted by LRU (both maps). */
+  evictions(): number {
+    return this.tcp.map.evictions + this.any.map.evictions;
+  }
+
+  /**
+   * ct_lookup4. Tuple in packet orientation; dir CT_EGRESS/CT_INGRESS. Returns CT_NEW,
+   * CT_ESTABLISHED, CT_REPLY or CT_REOPENED (1.10); updates counters, flags and lifetime
+   * of a found entry. Never checks expiry.
+   */
+  lookup4(proto: number, saddr: number, daddr: number, sport: number, dport: number, dir: number,
+    tcpFlags: number, pktLen: number, now: number): number {
+    const isTcp = proto === IPPROTO_TCP;
+    const m = isTcp ? this.tcp : this.any;
+    const fwdFlag = dir === CT_INGRESS ? TUPLE_F_IN : TUPLE_F_OUT;
+    // Reply orientation first: addresses and ports swapped back, flag flipped.
+    let s = m.map.lookup(daddr >>> 0, saddr >>> 0, tupleWord2(sport, dport), tupleWord3(proto, fwdFlag ^ TUPLE_F_IN));
+    let reply = true;
+    if (s < 0) {
+      s = m.map.lookup(saddr >>> 0, daddr >>> 0, tupleWord2(dport, sport), tupleWord3(proto, fwdFlag));
+      reply = false;
+      if (s < 0) {
+        this.lastSlot = -1;
+        return CT_NEW;
+      }
+    }
+    this.lastSlot = s;
+    this.lastIsTcp = isTcp;
+    const ret = this.updateEntry(m, s, isTcp, dir, tcpFlags, pktLen, now);
+    if (ret !== CT_ESTABLISHED) return ret;
+    return reply ? CT_REPLY : CT_ESTABLISHED;
+  }
+
+  /**
+   * ct_create4: a fresh entry (BPF_ANY: it replaces a closing one in 1.17). Returns 0, or
+   * DROP_CT_CREATE_FAILED when a non-LRU map is full.
+   */
+  create4(proto: number, saddr: number, daddr: number, sport: number, dport: number, dir: number,
+    tcpFlags: number, pktLen: number, now: number, srcSecId: number): number {
+    const isTcp = proto === IPPROTO_TCP;
+    const m = isTcp ? this.tcp : this.any;
+    const flag = dir === CT_INGRESS ? TUPLE_F_IN : TUPLE_F_OUT;
+    const s = m.map.insert(saddr >>> 0, daddr >>> 0, tupleWord2(dport, sport), tupleWord3(proto, flag), BPF_ANY);
+    if (s < 0) {
+      this.createFailures++;
+      this.lastSlot = -1;
+      return DROP_CT_CREATE_FAILED;
+    }
+    const t = Math.floor(now) >>> 0;
+    m.flags[s] = 0;
+    m.txFlagsSeen[s] = 0;
+    m.rxFlagsSeen[s] = 0;
+    m.txPackets[s] = 0;
+    m.rxPackets[s] = 0;
+    m.txBytes[s] = 0;
+    m.rxBytes[s] = 0;
+    m.lastTxReport[s] = 0;
+    m.lastRxReport[s] = 0;
+    m.srcSecId[s] = srcSecId >>> 0;
+    m.lifetime[s] = t;
+    this.countPacket(m, s, dir, pktLen);
+    this.updateTimeout(m, s, isTcp, dir, tcpFlags, t);
+    this.lastSlot = s;
+    this.lastIsTcp = isTcp;
+    return 0;
+  }
+
+  /**
+   * GC as the agent runs it: delete entries whose lifetime is below `now`. For deleted
+   * TUPLE_F_OUT entries the flow's NAT pair goes too: deleted directly when `nat` is
+   * given, else returned in `natPairs` (original tuple) for the caller.
+   */
+  gc(now: number, nat?: NatTable): CtGcResult {
+    const res: CtGcResult = { deleted: 0, natPairs: [], natDeleted: 0 };
+    const t = Math.floor(now);
+    for (const m of [this.tcp, this.any]) {
+      const keys = m.map.keys;
+      let s = m.map.oldest();
+      while (s >= 0) {
+        const newer = m.map.newer(s);
+        if (m.lifetime[s]! < t) {
+          const o = s << 2;
+          const w3 = keys[o + 3]!;
+          if (((w3 >>> 8) & TUPLE_F_IN) === 0) {
+            // Key daddr/saddr are swapped: the original source is the key's daddr.
+            const proto = w3 & 0xff;
+            const saddr = keys[o]!;
+            const daddr = keys[o + 1]!;
+            const dport = keys[o + 2]! >>> 16;
+            const sport = keys[o + 2]! & 0xffff;
+            if (nat) {
+              if (nat.deleteMapping4(proto, saddr, daddr, sport, dport)) res.natDeleted++;
+            } else {
+              res.natPairs.push([proto, saddr, daddr, sport, dport]);
+            }
+          }
+          m.map.deleteSlot(s);
+          res.deleted++;
+        }
+        s = newer;
+      }
+    }
+    return res;
+  }
+
+  /** Whether an entry with exactly this key exists (key in packet orientation, flags given). */
+  has4(proto: number, saddr: number, daddr: number, sport: number, dport: number, flags: number): boolean {
+    const m = proto === IPPROTO_TCP ? this.tcp : this.any;
+    return m.map.peek(saddr >>> 0, daddr >>> 0, tupleWord2(dport, sport), tupleWord3(proto, flags)) >= 0;
+  }
+
+  /** Lifetime (absolute seconds) of the entry from the last successful lookup4/create4, or -1. */
+  lastLifetime(): number {
+    if (this.lastSlot < 0) return -1;
+    return (this.lastIsTcp ? this.tcp : this.any).lifetime[this.lastSlot]!;
+  }
+
+  /** Dashboard rows in LRU-list order, newest first; TCP map first, then the non-TCP map. */
+  rows(now: number, limit = 50, nat?: NatTable): CtRow[] {
+    const rows: CtRow[] = [];
+    for (const m of [this.tcp, this.any]) {
+      const isTcp = m === this.tcp;
+      const keys = m.map.keys;
+      for (let s = m.map.newest(); s >= 0 && rows.length < limit; s = m.map.older(s)) {
+        const o = s << 2;
+        const f = m.flags[s]!;
+        const state: CtRow['state'] = !isTcp ? 'ANY'
+          : (f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) !== 0 ? 'CLOSING'
+            : (f & CT_FLAG_SEEN_NON_SYN) !== 0 ? 'ESTABLISHED' : 'SYN';
+        let natText = '';
+        const w3 = keys[o + 3]!;
+        if (nat && ((w3 >>> 8) & TUPLE_F_IN) === 0) {
+          const n = nat.findOut(w3 & 0xff, keys[o]!, keys[o + 1]!, keys[o + 2]! & 0xffff, keys[o + 2]! >>> 16);
+          if (n >= 0) natText = `${ipText(nat.toAddrOf(n))}:${nat.toPortOf(n)}`;
+        }
+        rows.push({
+          tuple: keyText(keys, o).trimEnd(),
+          state,
+          lifetimeLeft: m.lifetime[s]! - Math.floor(now),
+          txPackets: m.txPackets[s]!,
+          txBytes: m.txBytes[s]!,
+          rxPackets: m.rxPackets[s]!,
+          rxBytes: m.rxBytes[s]!,
+          nat: natText,
+        });
+      }
+    }
+    return rows;
+  }
+
+  /**
+   * `cilium bpf ct list global`, one line per entry, sorted by key (proto, flags, source,
+   * destination) for diffable dumps. Spacing follows the Go format strings: fields
+   * separated by one space; Go leaves a trailing space before the newline, we do not. `expires` is the absolute capture-clock
+   * second; 1.17 prints `Packets/Bytes` instead of the four counters and ends with
+   * `BackendID=0` (our choice of position, after the fact sheet).
+   */
+  format(now: number, profile: Profile = this.profile): string {
+    void now;
+    const lines: { k: Uint32Array; o: number; text: string }[] = [];
+    for (const m of [this.tcp, this.any]) {
+      const keys = m.map.keys;
+      for (const s of m.map.slots()) {
+        const o = s << 2;
+        lines.push({ k: keys, o, text: keyText(keys, o) + valueText(m, s, profile) });
+      }
+    }
+    lines.sort((a, b) => compareCtKeys(a.k, a.o, b.k, b.o));
+    let out = '';
+    for (const l of lines) out += l.text + '\n';
+    return out;
+  }
+
+  /** Bytes held by both maps' typed arrays. */
+  byteSize(): number {
+    return this.tcp.byteSize() + this.any.byteSize();
+  }
+
+  private countPacket(m: CtMap, s: number, dir: number, pktLen: number): void {
+    if (this.profile === '1.10' && dir === CT_INGRESS) {
+      m.rxPackets[s]!++;
+      m.rxBytes[s]! += pktLen;
+    } else {
+      m.txPackets[s]!++;
+      m.txBytes[s]! += pktLen;
+    }
+  }
+
+  /** __ct_lookup on a found entry: timeout, counters, TCP close/reopen actions. */
+  private updateEntry(m: CtMap, s: number, isTcp: boolean, dir: number, tcpFlags: number, pktLen: number, now: number): number {
+    const t = Math.floor(now) >>> 0;
+    let f = m.flags[s]!;
+    const closing = (f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) !== 0;
+    const alive = (f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) !== (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING);
+    if (alive) this.updateTimeout(m, s, isTcp, dir, tcpFlags, t);
+    this.countPacket(m, s, dir, pktLen);
+    if (!isTcp) return CT_ESTABLISHED;
+    if ((tcpFlags & (TCP_FLAG_RST | TCP_FLAG_FIN)) !== 0) {
+      const bothSyns = (m.rxFlagsSeen[s]! & TCP_FLAG_SYN) !== 0 && (m.txFlagsSeen[s]! & TCP_FLAG_SYN) !== 0;
+      if (!bothSyns && (tcpFlags & TCP_FLAG_RST) !== 0) f |= CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING;
+      else f |= dir === CT_INGRESS ? CT_FLAG_RX_CLOSING : CT_FLAG_TX_CLOSING;
+      m.flags[s] = f;
+      if ((f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) === (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) {
+        m.lifetime[s] = (t + this.opts.closeTimeout) >>> 0;
+      }
+      return CT_ESTABLISHED;
+    }
+    if ((tcpFlags & TCP_FLAG_SYN) !== 0 && closing) {
+      if (this.profile === '1.10') {
+        m.flags[s] = f & ~(CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING);
+        this.updateTimeout(m, s, isTcp, dir, tcpFlags, t);
+        return CT_REOPENED;
+      }
+      // main: report CT_NEW; the caller's ct_create4 overwrites the entry.
+      return CT_NEW;
+    }
+    return CT_ESTABLISHED;
+  }
+
+  /** ct_update_timeout + the flags-seen/report bookkeeping of __ct_update_timeout. */
+  private updateTimeout(m: CtMap, s: number, isTcp: boolean, dir: number, tcpFlags: number, t: number): void {
+    let lifetime: number;
+    if (isTcp) {
+      if ((tcpFlags & TCP_FLAG_SYN) === 0) m.flags[s] = m.flags[s]! | CT_FLAG_SEEN_NON_SYN;
+      lifetime = (m.flags[s]! & CT_FLAG_SEEN_NON_SYN) !== 0 ? this.opts.lifetimeTcp : this.opts.synTimeout;
+    } else {
+      lifetime = this.opts.lifetimeNonTcp;
+    }
+    m.lifetime[s] = (t + lifetime) >>> 0;
+    const seen = tcpFlags & 0xff;
+    if (dir === CT_INGRESS) {
+      const acc = m.rxFlagsSeen[s]!;
+      if ((acc | seen) !== acc || m.lastRxReport[s]! + CT_REPORT_INTERVAL < t) {
+        m.rxFlagsSeen[s] = acc | seen;
+        m.lastRxReport[s] = t;
+      }
+    } else {
+      const acc = m.txFlagsSeen[s]!;
+      if ((acc | seen) !== acc || m.lastTxReport[s]! + CT_REPORT_INTERVAL < t) {
+        m.txFlagsSeen[s] = acc | seen;
+        m.lastTxReport[s] = t;
+      }
+    }
+  }
+}
+
+/**
+ * PurgeOrphanNATEntries: NAT entries without a CT entry go. An IN entry is kept while the
+ * egress CT entry of its flow exists; an OUT entry while the flow's egress or ingress CT
+ * entry exists. Cilium runs it only on GC triggered by SIGNAL_NAT_FILL_UP. Returns the
+ * number of NAT entries deleted.
+ */
+export function purgeOrphanNat(nat: NatTable, ct: Conntrack): number {
+  const keys = nat.map.keys;
+  let deleted = 0;
+  for (const s of nat.map.slots()) {
+    const o = s << 2;
+    const w3 = keys[o + 3]!;
+    const proto = w3 & 0xff;
+    const isIn = ((w3 >>> 8) & TUPLE_F_IN) !== 0;
+    const daddr = keys[o]!;
+    const saddr = keys[o + 1]!;
+    const dport = keys[o + 2]! >>> 16;
+    const sport = keys[o + 2]! & 0xffff;
+    let keep: boolean;
+    if (isIn) {
+      // Reverse entry {ext → snat:natPort}: the flow's original is {orig → ext}.
+      keep = ct.has4(proto, nat.toAddrOf(s), saddr, nat.toPortOf(s), sport, TUPLE_F_OUT);
+    } else {
+      keep = ct.has4(proto, saddr, daddr, sport, dport, TUPLE_F_OUT) || ct.has4(proto, daddr, saddr, dport, sport, TUPLE_F_IN);
+    }
+    if (!keep) {
+      nat.deleteSlot(s);
+      deleted++;
+    }
+  }
+  return deleted;
+}
+
+/** The un-swapped tuple as the CLI prints it (with the trailing space Go leaves). */
+function keyText(keys: Uint32Array, o: number): string {
+  const w3 = keys[o + 3]!;
+  const flags = w3 >>> 8;
+  // Stored daddr field = packet source (swap), ports as stored.
+  const src = ipText(keys[o]!);
+  const dst = ipText(keys[o + 1]!);
+  const dport = keys[o + 2]! >>> 16;
+  const sport = keys[o + 2]! & 0xffff;
+  let t = `${protoName(w3 & 0xff)} ${(flags & TUPLE_F_IN) !== 0 ? 'IN' : 'OUT'} ${src}:${sport} -> ${dst}:${dport} `;
+  if ((flags & TUPLE_F_RELATED) !== 0) t += 'related ';
+  if ((flags & TUPLE_F_SERVICE) !== 0) t += 'service ';
+  return t;
+}
+
+/** Go's %#02x / %#04x: 0x prefix, zero-padded to the width. */
+function hexPad(v: number, width: number): string {
+  return '0x' + v.toString(16).padStart(width, '0');
+}
+
+function valueText(m: CtMap, s: number, profile: Profile): string {
+  const f = m.flags[s]!;
+  let flagText = `Flags=${hexPad(f, 4)} [ `;
+  for (const [bit, name] of profile === '1.10' ? FLAG_NAMES_V110 : FLAG_NAMES_V117) if ((f & bit) !== 0) flagText += name + ' ';
+  flagText += ']';
+  const common = `RxFlagsSeen=${hexPad(m.rxFlagsSeen[s]!, 2)} LastRxReport=${m.lastRxReport[s]!} `;
+  const tx = `TxFlagsSeen=${hexPad(m.txFlagsSeen[s]!, 2)} LastTxReport=${m.lastTxReport[s]!} `;
+  const tail = `${flagText} RevNAT=0 SourceSecurityID=${m.srcSecId[s]!} IfIndex=0`;
+  if (profile === '1.10') {
+    return `expires=${m.lifetime[s]!} RxPackets=${m.rxPackets[s]!} RxBytes=${m.rxBytes[s]!} ${common}`
+      + `TxPackets=${m.txPackets[s]!} TxBytes=${m.txBytes[s]!} ${tx}${tail}`;
+  }
+  return `expires=${m.lifetime[s]!} Packets=${m.txPackets[s]! + m.rxPackets[s]!} Bytes=${m.txBytes[s]! + m.rxBytes[s]!} `
+    + `${common}${tx}${tail} BackendID=0`;
+}
+
+function compareCtKeys(ka: Uint32Array, oa: number, kb: Uint32Array, ob: number): number {
+  return (ka[oa + 3]! & 0xff) - (kb[ob + 3]! & 0xff)
+    || (ka[oa + 3]! >>> 8) - (kb[ob + 3]! >>> 8)
+    || ka[oa]! - kb[ob]!
+    || (ka[oa + 2]! & 0xffff) - (kb[ob + 2]! & 0xffff)
+    || ka[oa + 1]! - kb[ob + 1]!
+    || (ka[oa + 2]! >>> 16) - (kb[ob + 2]! >>> 16);
+}
+
+/** What `stateBytesPerFlow` measured. */
+export interface StateMemory {
+  flows: number;
+  profile: Profile;
+  /** Bytes of the CT and NAT typed arrays (exact), per flow. */
+  typedArrayBytesPerFlow: number;
+  /** process.memoryUsage() heapUsed + arrayBuffers delta after a forced GC, per flow. */
+  measuredBytesPerFlow: number;
+  /** New flows per second while filling (CT create + SNAT with both NAT entries). */
+  flowsPerSecond: number;
+}
+
+/**
+ * Fills one Conntrack and one NatTable with `flows` egress-gateway flows (CT entry + OUT
+ * and IN NAT entries each; 4096 remotes, no collisions) and reports the memory per flow.
+ * Maps are sized to hold every flow (CT TCP max = flows, NAT max = 2 × flows).
+ */
+export function stateBytesPerFlow(flows = 1_000_000, profile: Profile = '1.17'): StateMemory {
+  const gc = forceGc();
+  gc();
+  const before = process.memoryUsage();
+  const ct = new Conntrack(ctOptionsFor(profile, { maxTcp: flows, maxAny: 1024 }), profile);
+  const nat = new NatTable(2 * flows, profile);
+  const rng = new Rng(1);
+  const out = newSnatResult();
+  const egressIp = 0xac120003; // 172.18.0.3
+  const target: SnatTarget = { addr: egressIp, minPort: 32768, maxPort: 65535, needsCt: true, fromEndpoint: false };
+  const t0 = performance.now();
+  for (let i = 0; i < flows; i++) {
+    const saddr = (0x0a000000 + (i & 0xffff)) >>> 0;
+    const daddr = (0x68000000 + (i & 0xfff)) >>> 0;
+    const sport = 32768 + (i >>> 12);
+    ct.create4(IPPROTO_TCP, saddr, daddr, sport, 80, CT_EGRESS, TCP_FLAG_SYN, 60, 1000, 256);
+    nat.snatV4Nat(IPPROTO_TCP, saddr, daddr, sport, 80, target, 1000, rng, out);
+  }
+  const ms = performance.now() - t0;
+  gc();
+  const after = process.memoryUsage();
+  const measured = after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers;
+  const res: StateMemory = {
+    flows,
+    profile,
+    typedArrayBytesPerFlow: (ct.byteSize() + nat.byteSize()) / flows,
+    measuredBytesPerFlow: measured / flows,
+    flowsPerSecond: Math.round(flows / (ms / 1000)),
+  };
+  // Keep both alive until measured.
+  if (ct.size() + nat.size() < 0) throw new Error('unreachable');
+  return res;
+}
+
+function forceGc(): () => void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) return g;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    return vm.runInNewContext('gc') as () => void;
+  } catch {
+    return () => {};
+  }
+}
