@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { EventAccumulator } from '../../dashboards/accumulate.ts';
+import { visibleConntrack } from '../../dashboards/conntrack.ts';
+import { computeLayout, DASHBOARD_GRID, validateGrid } from '../../dashboards/layout.ts';
+import { portStrip, retriesHistogram } from '../../dashboards/ports.ts';
+import { cell, escapeTags, sanitize } from '../../dashboards/sanitize.ts';
+import { labAfterPolicy, labEvents } from './fixtures.ts';
+
+describe('sanitize', () => {
+  it('shows C0, DEL, C1 and bidi controls as visible escapes', () => {
+    expect(sanitize('a\x1b[2Jb\x07c\x7fd\x9be\u202ef\n')).toBe('a\\x1b[2Jb\\x07c\\x7fd\\x9be\\u{202e}f\\x0a');
+    expect(sanitize('plain 10.0.1.209:40000 ü')).toBe('plain 10.0.1.209:40000 ü');
+    expect(sanitize('\u{1F600}')).toBe('\\u{1f600}');
+  });
+  it('escapes blessed tags after cutting, so a cut never splits {open}', () => {
+    expect(escapeTags('{red-fg}x{/red-fg}')).toBe('{open}red-fg{close}x{open}/red-fg{close}');
+    expect(cell('{bold}abcdef', 5)).toBe('{open}bol~');
+  });
+});
+
+describe('layout', () => {
+  it('tiles the screen exactly below the header', () => {
+    const lay = computeLayout(DASHBOARD_GRID, 161, 47);
+    if (!lay.fits) throw new Error('should fit');
+    const area = Object.values(lay.panes).reduce((a, r) => a + r.width * r.height, 0);
+    expect(area).toBe(161 * (47 - DASHBOARD_GRID.headerHeight));
+  });
+  it('fails fast on overlapping panes and refuses tiny terminals', () => {
+    expect(() => validateGrid({ ...DASHBOARD_GRID, panes: [...DASHBOARD_GRID.panes, { name: 'x', row: 0, col: 0, rowSpan: 1, colSpan: 1 }] })).toThrow(/overlap/);
+    expect(() => validateGrid({ ...DASHBOARD_GRID, panes: [{ name: 'x', row: 11, col: 0, rowSpan: 2, colSpan: 1 }] })).toThrow(/leaves/);
+    expect(computeLayout(DASHBOARD_GRID, 79, 24)).toMatchObject({ fits: false });
+  });
+});
+
+describe('ports widgets', () => {
+  it('the strip buckets the port space into the width', () => {
+    expect(portStrip({ egressIp: 'x', remote: 'y', min: 0, max: 9, ports: [0, 1, 5] }, 5)).toBe('#.:..');
+    expect(portStrip({ egressIp: 'x', remote: 'y', min: 40000, max: 40003, ports: [40000, 40001, 40002, 40003] }, 80)).toBe('####');
+  });
+  it('the retries histogram labels the last bucket as "or more"', () => {
+    expect(retriesHistogram([4, 0, 2])).toBe('retries 0:4█ 1:0 2+:2▄');
+  });
+});
+
+describe('conntrack view', () => {
+  it('filters case-insensitively and sorts by the chosen column', () => {
+    const rows = labAfterPolicy().conntrack;
+    rows[0]!.lifetimeLeft = 100;
+    expect(visibleConntrack(rows, { sort: 'tuple', filter: 'WORKER2' }).map((r) => r.nat)).toEqual(['172.18.0.3:42000']);
+    expect(visibleConntrack(rows, { sort: 'lifetime', filter: '' })[0]!.nat).toBe('172.18.0.3:40000');
+  });
+});
+
+describe('accumulate', () => {
+  it('SYN-only flows use the SYN timeout, closing flows the close timeout, expiry and GC on the capture clock', () => {
+    const acc = new EventAccumulator({ input: 'x', profile: '1.17', gcIntervalSec: 300 });
+    const evs = labEvents({ start: 1000 });
+    // Only the first packet (SYN) of flow-0.
+    for (const e of evs.filter((e) => e.egresslab.input_index === 0)) acc.add(e);
+    expect(acc.snapshot().conntrack[0]).toMatchObject({ state: 'SYN', lifetimeLeft: 60 });
+    for (const e of evs.filter((e) => e.egresslab.flow_id === 'flow-0' && e.egresslab.input_index > 0)) acc.add(e);
+    expect(acc.snapshot().conntrack[0]).toMatchObject({ state: 'ESTABLISHED', lifetimeLeft: 8000 });
+    expect(acc.profile()).toBe('1.17'); // the option wins over the 1.10 map name in the events
+  });
+  it('counts lines that are not FlowEvents and keeps going', () => {
+    const acc = new EventAccumulator({ input: 'x' });
+    expect(acc.addLine('not json')).toBe(false);
+    expect(acc.addLine('{"a":1}')).toBe(false);
+    expect(acc.addLine('')).toBe(false);
+    expect(acc.addLine(JSON.stringify(labEvents()[0]))).toBe(true);
+    expect(acc.badLines).toBe(2);
+  });
+  it('the journey lists every hop with lookups and rewrites', () => {
+    const acc = new EventAccumulator({ input: 'x' });
+    for (const e of labEvents()) acc.add(e);
+    const j = acc.journey('flow-1').join('\n');
+    expect(j).toContain('flow flow-1: TCP 10.0.1.209:41000 -> 172.18.0.7:80 [SYN]');
+    expect(j).toContain('lookup cilium_egress_v4 [10.0.1.209 -> 172.18.0.7]');
+    expect(j).toContain('rewrite sport 41000 -> 41000');
+    expect(j).toContain('k8s-guide-control-plane eth0 TO_NETWORK bpf_host:to-netdev  TRANSLATED  source_xlated 172.18.0.3');
+  });
+});
