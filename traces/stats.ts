@@ -56,7 +56,11 @@ export interface EgressIpUsage {
 export interface Conservation {
   /** Input records read. */
   input: number;
-  /** Delivered to a pod (replies, echo answers). */
+  /**
+   * Delivered to a pod (replies, echo answers), or to a node's own host stack (e.g. a
+   * reply to an egress IP that has no NAT mapping any more).
+   * Invariant (test/dataplane/engine.test.ts): input + generated = delivered + sent + dropped + ignored.
+   */
   delivered: number;
   /** Sent to the world out of a node's eth0. */
   sent: number;

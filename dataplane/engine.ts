@@ -1,0 +1,922 @@
+/**
+ * @module dataplane/engine
+ * Moves packets between the programs of the nodes, the way the kernel and the wire do
+ * (DESIGN.md "The packet's way"; cilium-datapath.md §3-§6):
+ *
+ * ```
+ *  pod ─lxc─▶ fromContainer ─┬─ local pod ─────────────▶ toContainer ─lxc─▶ pod
+ *                            ├─ tunnel ─▶ cilium_vxlan ─▶ eth0 ══▶ eth0 ─▶ cilium_vxlan ─▶ fromOverlay
+ *                            └─ stack ─▶ kernel forward (TTL-1) ─▶ toNetdev ─eth0─▶ world
+ *  world ─eth0─▶ fromNetdev (rev-SNAT) ─┬─ 1.17 reply hook: tunnel (VNI 2)
+ *                                       ├─ local pod: local delivery
+ *                                       └─ stack ─▶ kernel forward ─▶ cilium_host fromHost ─▶ tunnel
+ * ```
+ *
+ * Observation (`DataplaneObserver.hop`) happens where tcpdump would see the packet: on
+ * ingress before the tc program (so the frame is the one that arrived; the comment says
+ * what the program then did), on egress after it (the frame that left). A packet dropped
+ * by an egress program never shows on that device, as with tcpdump.
+ *
+ * Every input or generated packet ends in exactly one of: delivered (to a pod, or to a
+ * node's host stack), sent (out of an eth0 to the world), dropped (a Cilium drop code) or
+ * ignored (not replayed). With no observer the per-packet path allocates nothing and
+ * builds no strings.
+ */
+
+import type { FlowEvent } from '../traces/events.ts';
+import { rfc3339Nano } from '../traces/events.ts';
+import type { Conservation, DropRow, EgressIpUsage, PolicyCount, StatsSnapshot, Summary } from '../traces/stats.ts';
+import { IdGenerator } from '../traces/ids.ts';
+import type { EgressPolicy } from './cluster/policy.ts';
+import type { Topology } from './cluster/topology.ts';
+import { Rng } from './lib/rng.ts';
+import type { Profile } from './lib/profile.ts';
+import { createAllocator } from './lib/allocators.ts';
+import { purgeOrphanNat, type Conntrack } from './lib/conntrack.ts';
+import type { EgressPolicyMap } from './lib/egress-gateway.ts';
+import type { NatTable } from './lib/nat.ts';
+import { dropInfo } from './lib/drop.ts';
+import { decapFrame, encapPrepend, tunnelSrcPort, type DecapResult } from './lib/encap.ts';
+import {
+  buildFlowEvent,
+  Journey,
+  TRACE_FROM_HOST,
+  TRACE_FROM_LXC,
+  TRACE_FROM_NETWORK,
+  TRACE_FROM_OVERLAY,
+  TRACE_REASON_CT_REPLY,
+  TRACE_REASON_POLICY,
+  TRACE_TO_LXC,
+  TRACE_TO_NETWORK,
+  TRACE_TO_OVERLAY,
+  TRACE_TO_STACK,
+  tcpFlagsText,
+  traceReasonForCt,
+} from './lib/trace.ts';
+import { ipToString } from './packet/addr.ts';
+import {
+  buildEnv,
+  IPC_ENDPOINT,
+  IPC_EXTERNAL,
+  IPC_NODE,
+  IPC_POD_CIDR,
+  NEXT_LXC,
+  NEXT_NETDEV,
+  NEXT_STACK,
+  NEXT_TUNNEL,
+  Skb,
+  type EndpointState,
+  type Env,
+  type NodeState,
+} from './node.ts';
+import { fromContainer, toContainer, tupleText } from './programs/lxc.ts';
+import { fromOverlay, toOverlay } from './programs/overlay.ts';
+import { fromHost, fromNetdev, toNetdev } from './programs/host.ts';
+import { ExternalHost, type AnswerSink } from './external.ts';
+
+export interface DataplaneOptions {
+  topology: Topology;
+  policies: EgressPolicy[];
+  profile: Profile;
+  seed: number;
+  /** 'cilium' (the profile's own, default), 'cilium-1.10', 'cilium-1.17', 'linux', 'linux-random-fully'. */
+  allocator?: string;
+  /** Seconds of capture time between conntrack GC runs. @default 300 */
+  gcInterval?: number;
+  observer?: DataplaneObserver;
+  /** Record SNAT candidate lists (explain). */
+  recordJourney?: boolean;
+}
+
+export interface Hop {
+  node: string;
+  device: string;
+  direction: 'in' | 'out';
+  /** Ethernet frame; valid during the call only. */
+  frame: Uint8Array;
+  tsSec: number;
+  tsNsec: number;
+  comment: string | undefined;
+}
+
+export interface DataplaneObserver {
+  hop?(h: Hop): void;
+  event?(ev: FlowEvent): void;
+}
+
+export type DeviceKind = 'lxc' | 'eth0' | 'cilium_vxlan' | 'cilium_geneve' | 'cilium_host';
+
+/** Ignore reasons the engine itself uses. */
+export const IGNORE_IPV6 = 'IPv6 not modelled (egress gateway is IPv4-only)';
+export const IGNORE_REPLY_WITHOUT_MAPPING = 'reply without mapping';
+
+interface Pending {
+  sec: number;
+  nsec: number;
+  seq: number;
+  frame: Uint8Array;
+  host: ExternalHost;
+}
+
+const EVENT_RING = 64;
+
+export class Dataplane {
+  private readonly env: Env;
+  private readonly skb = new Skb();
+  private readonly obs: DataplaneObserver | undefined;
+  private readonly wantHop: boolean;
+  private readonly wantEvent: boolean;
+  private readonly jr: Journey | null;
+  private readonly gcInterval: number;
+  private readonly profile: Profile;
+  private readonly seed: number;
+  private readonly allocatorName: string;
+  private readonly hosts = new Map<number, ExternalHost>();
+  private readonly hostList: ExternalHost[] = [];
+  private readonly decap: DecapResult = { innerOff: 0, vni: 0, outerSaddr: 0 };
+  private readonly nodeByName = new Map<string, NodeState>();
+  /** Address → the node that owns it on the underlay (node IPs, egress IPs). */
+  private readonly addrOwner = new Map<number, NodeState>();
+  /** policy|cidr → the egress IP its gateway node holds. */
+  private readonly gatewayEgressIp = new Map<string, number>();
+
+  private cons: Conservation = { input: 0, delivered: 0, sent: 0, dropped: 0, ignored: 0, generated: 0 };
+  private readonly dropCounts = new Map<number, number>();
+  /** Per drop code, the last flow's numbers (formatted lazily). */
+  private readonly dropLast = new Map<number, Float64Array>();
+  private readonly ignored = new Map<string, number>();
+  private readonly eventRing = new Float64Array(EVENT_RING * 8);
+  private eventRingPos = 0;
+  private eventRingLen = 0;
+
+  private queue: Pending[] = [];
+  private queueSeq = 0;
+  private lastGc = -1;
+  private lastSec = 0;
+  private lastNsec = 0;
+  private finished = false;
+  private gcRuns = 0;
+  private allocSamples = new Map<string, number[]>();
+  private allocLast = new Map<string, number>();
+
+  // observer-only state
+  private readonly packetIds: IdGenerator;
+  private readonly flowIds: IdGenerator;
+  private readonly flowIdOf = new Map<string, string>();
+  private packetId = '';
+  private flowId = '';
+  private inputIndex = -1;
+  private program = '';
+
+  constructor(o: DataplaneOptions) {
+    this.profile = o.profile;
+    this.seed = o.seed >>> 0;
+    this.gcInterval = o.gcInterval ?? 300;
+    this.obs = o.observer;
+    this.wantHop = typeof o.observer?.hop === 'function';
+    this.wantEvent = typeof o.observer?.event === 'function';
+    this.jr = this.wantHop || this.wantEvent || o.recordJourney ? new Journey() : null;
+    const rng = new Rng(this.seed);
+    // Ids come from a fork so the SNAT port sequence is the same with or without an observer.
+    const idRng = rng.fork(0x1d5);
+    this.packetIds = new IdGenerator([idRng.u32(), idRng.u32(), idRng.u32(), idRng.u32()]);
+    this.flowIds = new IdGenerator([idRng.u32(), idRng.u32(), idRng.u32(), idRng.u32()]);
+    const name = o.allocator ?? 'cilium';
+    const allocator = name === 'cilium' ? null : createAllocator(name, o.profile);
+    this.allocatorName = allocator ? allocator.name : `cilium-${o.profile}`;
+    this.env = buildEnv({
+      topology: o.topology,
+      policies: o.policies,
+      profile: o.profile,
+      rng,
+      allocator,
+      allocatorName: this.allocatorName,
+      recordCandidates: o.recordJourney === true,
+    });
+    for (const n of this.env.nodes) {
+      this.nodeByName.set(n.name, n);
+      this.addrOwner.set(n.ip, n);
+    }
+    for (const n of this.env.nodes) {
+      for (const e of n.egress.entries()) {
+        const gw = this.env.nodes.find((x) => x.ip === e.gatewayIp);
+        if (gw && e.egressIp > 1 && !this.addrOwner.has(e.egressIp)) this.addrOwner.set(e.egressIp, gw);
+        if (gw === n && e.egressIp > 1) {
+          const bits = e.bits;
+          const text = `${ipToString(e.daddr)}/${bits}`;
+          this.gatewayEgressIp.set(`${e.policy}|${text}`, e.egressIp);
+        }
+      }
+    }
+    for (const h of o.topology.externalHosts) {
+      const x = new ExternalHost(h);
+      this.hosts.set(x.ip, x);
+      this.hostList.push(x);
+    }
+    this.skb.jr = this.jr;
+  }
+
+  // ---------------------------------------------------------------- input
+
+  /** Replays one input record (already located: l3Offset of IPv4/IPv6 in data). */
+  inject(data: Uint8Array, l3Offset: number, tsSec: number, tsNsec: number, inputIndex: number): void {
+    this.cons.input++;
+    this.flushQueue(tsSec, tsNsec);
+    this.advanceClock(tsSec, tsNsec);
+    this.inputIndex = inputIndex;
+    if (l3Offset < 0 || l3Offset >= data.length) return this.ignoreOne('no IP header');
+    const ver = data[l3Offset]! >> 4;
+    if (ver === 6) return this.ignoreOne(IGNORE_IPV6);
+    if (ver !== 4 || l3Offset + 20 > data.length) return this.ignoreOne('not an IPv4 header');
+    const ihl = (data[l3Offset]! & 0x0f) * 4;
+    const totalLen = (data[l3Offset + 2]! << 8) | data[l3Offset + 3]!;
+    if (ihl < 20 || totalLen < ihl) return this.ignoreOne('invalid IPv4 header');
+    if (l3Offset + totalLen > data.length) return this.ignoreOne('IPv4 packet cut by the capture snap length');
+    const saddr = ((data[l3Offset + 12]! << 24) | (data[l3Offset + 13]! << 16) | (data[l3Offset + 14]! << 8) | data[l3Offset + 15]!) >>> 0;
+    const daddr = ((data[l3Offset + 16]! << 24) | (data[l3Offset + 17]! << 16) | (data[l3Offset + 18]! << 8) | data[l3Offset + 19]!) >>> 0;
+    const env = this.env;
+    const src = env.ipcache(saddr);
+    const skb = this.skb;
+    skb.now = tsSec;
+    skb.tsSec = tsSec;
+    skb.tsNsec = tsNsec;
+    if (src.kind === IPC_ENDPOINT && src.ep !== null) {
+      const ep = src.ep;
+      skb.loadIp(data, l3Offset, totalLen, ep.lxcMac, ep.mac);
+      if (skb.parse() < 0) return this.ignoreOne('invalid IPv4 header');
+      if (this.jr) this.beginPacket(false);
+      this.fromPod(ep);
+      return;
+    }
+    if (src.kind === IPC_NODE) return this.ignoreOne(`host traffic not modelled: ${ipToString(saddr)}`);
+    const dst = env.ipcache(daddr);
+    const host = src.kind === IPC_EXTERNAL ? this.hosts.get(saddr) : undefined;
+    if (host || dst.kind === IPC_ENDPOINT) {
+      if (host && host.answering) this.silence(host);
+      this.recordedReply(data, l3Offset, totalLen, src.ext ? src.ext.mac : null);
+      return;
+    }
+    this.ignoreOne(`source not in topology: ${ipToString(saddr)}`);
+  }
+
+  /** Counts an input record that could not be replayed (not IP, link type...). */
+  ignore(reason: string): void {
+    this.cons.input++;
+    this.ignoreOne(reason);
+  }
+
+  private ignoreOne(reason: string): void {
+    this.cons.ignored++;
+    this.ignored.set(reason, (this.ignored.get(reason) ?? 0) + 1);
+  }
+
+  /** Runs the final GC and flushes pending echo answers. */
+  finish(): void {
+    if (this.finished) return;
+    this.flushQueue(Infinity, 0);
+    for (const n of this.env.nodes) this.gcNode(n, this.lastSec);
+    this.finished = true;
+  }
+
+  /** The capture clock (seconds) of the latest packet seen: the `now` of map dumps. */
+  clock(): number {
+    return this.lastSec;
+  }
+
+  private advanceClock(sec: number, nsec: number): void {
+    if (sec > this.lastSec || (sec === this.lastSec && nsec > this.lastNsec)) {
+      this.lastSec = sec;
+      this.lastNsec = nsec;
+    }
+    if (this.lastGc < 0) this.lastGc = sec;
+    else if (sec - this.lastGc >= this.gcInterval) {
+      this.lastGc = sec;
+      for (const n of this.env.nodes) this.gcNode(n, sec);
+    }
+  }
+
+  private gcNode(n: NodeState, now: number): void {
+    this.gcRuns++;
+    n.ct.gc(now, n.nat);
+  }
+
+  /** SIGNAL_NAT_FILL_UP: the agent runs CT GC and purges orphan NAT entries. */
+  private fillUpGc(n: NodeState): void {
+    this.gcNode(n, this.skb.now);
+    purgeOrphanNat(n.nat, n.ct);
+  }
+
+  // ---------------------------------------------------------------- generated packets
+
+  private readonly sink: AnswerSink = {
+    answer: (frame, sec, nsec, host) => {
+      const p: Pending = { sec, nsec, seq: this.queueSeq++, frame, host };
+      const q = this.queue;
+      let i = q.length;
+      while (i > 0 && (q[i - 1]!.sec > sec || (q[i - 1]!.sec === sec && q[i - 1]!.nsec > nsec))) i--;
+      q.splice(i, 0, p);
+    },
+    podFor: (proto, server, serverPort, client, clientPort) => {
+      const owner = this.addrOwner.get(client);
+      const nodes = owner ? [owner, ...this.env.nodes] : this.env.nodes;
+      for (const n of nodes) {
+        const s = n.nat.findIn(proto, server, serverPort, client, clientPort);
+        if (s >= 0) return `${ipToString(n.nat.toAddrOf(s))}:${n.nat.toPortOf(s)}`;
+      }
+      return `${ipToString(client)}:${clientPort}`;
+    },
+  };
+
+  private flushQueue(sec: number, nsec: number): void {
+    const q = this.queue;
+    while (q.length > 0) {
+      const p = q[0]!;
+      if (p.sec > sec || (p.sec === sec && p.nsec > nsec)) break;
+      q.shift();
+      this.injectGenerated(p);
+    }
+  }
+
+  /** The capture holds this host's own packets: stop answering for it. */
+  private silence(h: ExternalHost): void {
+    h.answering = false;
+    const before = this.queue.length;
+    this.queue = this.queue.filter((p) => p.host !== h);
+    const removed = before - this.queue.length;
+    h.generated -= removed;
+  }
+
+  private injectGenerated(p: Pending): void {
+    this.cons.generated++;
+    const skb = this.skb;
+    this.advanceClock(p.sec, p.nsec);
+    skb.now = p.sec;
+    skb.tsSec = p.sec;
+    skb.tsNsec = p.nsec;
+    skb.loadFrame(p.frame);
+    skb.parse();
+    this.inputIndex = -1;
+    if (this.jr) this.beginPacket(true);
+    this.fromWorld(p.host.spec.mac);
+  }
+
+  /** A packet from the world arrives on the underlay, addressed to skb's daddr. */
+  private fromWorld(srcMac: string | null): void {
+    const skb = this.skb;
+    const v = skb.view;
+    let node = this.addrOwner.get(v.daddr);
+    if (!node) {
+      const e = this.env.ipcache(v.daddr);
+      // Un-NATed flows (nonMasqueradeCIDRs): the underlay routes pod CIDRs to their node.
+      if ((e.kind === IPC_ENDPOINT || e.kind === IPC_POD_CIDR) && e.node) node = e.node;
+    }
+    if (!node) {
+      // Nothing in the topology owns the address: it leaves into the world.
+      this.cons.sent++;
+      return;
+    }
+    skb.setMacs(node.mac, srcMac ? macBytesCached(srcMac) : this.env.routerMac);
+    this.netdevIn(node);
+  }
+
+  /** A recorded reply: re-addressed to the translated tuple and injected at the translating node's eth0. */
+  private recordedReply(data: Uint8Array, l3: number, len: number, srcMac: string | null): void {
+    const env = this.env;
+    const skb = this.skb;
+    skb.loadIp(data, l3, len, env.routerMac, srcMac ? macBytesCached(srcMac) : env.routerMac);
+    if (skb.parse() < 0) return this.ignoreOne('invalid IPv4 header');
+    const v = skb.view;
+    let sport: number;
+    let dport: number;
+    if (v.proto === 6 || v.proto === 17) {
+      sport = v.dport; // the pod's port
+      dport = v.sport;
+    } else if (v.proto === 1 && v.icmpType === 0) {
+      sport = v.sport;
+      dport = 0;
+    } else return this.ignoreOne(IGNORE_REPLY_WITHOUT_MAPPING);
+    const pod = env.ipcache(v.daddr);
+    let found: NodeState | null = null;
+    let slot = -1;
+    const tryNode = (n: NodeState | null | undefined): boolean => {
+      if (!n) return false;
+      const s = n.nat.findOut(v.proto, v.daddr, v.saddr, sport, dport);
+      if (s < 0) return false;
+      found = n;
+      slot = s;
+      return true;
+    };
+    if (!tryNode(pod.node)) {
+      const i = pod.node ? pod.node.egress.lookup(v.daddr, v.saddr) : -1;
+      if (i < 0 || !tryNode(this.addrOwner.get(pod.node!.egress.gatewayIp(i)))) {
+        for (const n of env.nodes) if (tryNode(n)) break;
+      }
+    }
+    if (found === null) return this.ignoreOne(IGNORE_REPLY_WITHOUT_MAPPING);
+    const node: NodeState = found;
+    const toAddr = node.nat.toAddrOf(slot);
+    const toPort = node.nat.toPortOf(slot);
+    if (this.jr) this.beginPacket(false);
+    if (v.daddr !== toAddr) v.setDaddr(toAddr);
+    if (v.proto === 1) {
+      if (v.sport !== toPort) v.setDport(toPort);
+    } else if (v.dport !== toPort) v.setDport(toPort);
+    this.fromWorld(srcMac);
+  }
+
+  // ---------------------------------------------------------------- the walk
+
+  private fromPod(ep: EndpointState): void {
+    const node = ep.node;
+    const skb = this.skb;
+    const pre = this.wantHop ? skb.frame().slice() : null;
+    this.program = 'bpf_lxc:from-container';
+    if (this.wantEvent) this.event(node, ep.ifName, TRACE_FROM_LXC, 0, true);
+    const verdict = fromContainer(this.env, node, ep, skb);
+    if (verdict < 0) return this.drop(verdict, node, ep.ifName, pre, 'in');
+    if (pre) this.hopFrame(node, ep.ifName, 'in', pre);
+    this.afterRedirect(node, ep.ifName);
+  }
+
+  /** Dispatch on skb.next after a program returned OK/REDIRECT on `node`. */
+  private afterRedirect(node: NodeState, device: string): void {
+    const skb = this.skb;
+    switch (skb.next) {
+      case NEXT_LXC:
+        return this.deliverLocal(node, skb.redirectEp!);
+      case NEXT_TUNNEL:
+        return this.tunnelOut(node);
+      case NEXT_NETDEV:
+        return this.netdevOut(node);
+      case NEXT_STACK:
+      default:
+        if (this.wantEvent) this.event(node, device, TRACE_TO_STACK, 0, false);
+        return this.stack(node);
+    }
+  }
+
+  private deliverLocal(node: NodeState, ep: EndpointState): void {
+    const skb = this.skb;
+    this.program = 'bpf_lxc:to-container';
+    const verdict = toContainer(this.env, node, ep, skb);
+    if (verdict < 0) return this.drop(verdict, node, ep.ifName, null, 'out');
+    if (this.wantEvent) this.event(node, ep.ifName, TRACE_TO_LXC, 0, false);
+    if (this.wantHop) this.hopFrame(node, ep.ifName, 'out', skb.frame());
+    this.cons.delivered++;
+  }
+
+  private tunnelOut(node: NodeState): void {
+    const env = this.env;
+    const skb = this.skb;
+    const v = skb.view;
+    toOverlay(env, node, skb);
+    const dev = node.tunnelDevice;
+    if (this.jr && this.jr.notes.length === 0) {
+      this.jr.note(`encapsulate to ${ipToString(skb.tunnelEndpoint)} VNI ${skb.vni}`);
+    }
+    if (this.wantEvent) this.event(node, dev, TRACE_TO_OVERLAY, 0, false);
+    if (this.wantHop) this.hopFrame(node, dev, 'out', skb.frame());
+    const tep = skb.tunnelEndpoint;
+    const vni = skb.vni;
+    const peer = this.addrOwner.get(tep);
+    const peerNode = peer && peer.ip === tep ? peer : null;
+    const sport = tunnelSrcPort(env.tunnelKind, v.saddr, v.daddr, v.proto, v.sport, v.dport);
+    skb.off = encapPrepend(skb.buf, skb.off, skb.end, env.tunnelKind, node.mac, peerNode ? peerNode.mac : env.routerMac, node.ip, tep, sport, env.tunnelPort, vni);
+    if (this.wantHop) {
+      const self = peerNode === node;
+      const c = `${dev === 'cilium_geneve' ? 'Geneve' : 'VXLAN'} ${ipToString(node.ip)} -> ${ipToString(tep)} VNI ${vni} sport ${sport}` +
+        (self ? ' (to this node itself: the kernel routes it via lo; shown on eth0 once)' : '');
+      this.hop(node, 'eth0', 'out', skb.frame(), c);
+    }
+    if (!peerNode) {
+      this.cons.sent++;
+      return;
+    }
+    if (peerNode !== node && this.wantHop) this.hop(peerNode, 'eth0', 'in', skb.frame(), `${dev === 'cilium_geneve' ? 'Geneve' : 'VXLAN'} from ${ipToString(node.ip)} VNI ${vni}`);
+    if (!decapFrame(skb.buf, skb.off, skb.end, env.tunnelKind, env.tunnelPort, this.decap)) {
+      return this.drop(-147, peerNode, dev, null, 'in');
+    }
+    skb.off = this.decap.innerOff;
+    skb.resetMeta();
+    skb.vni = this.decap.vni;
+    skb.parse();
+    this.overlayIn(peerNode);
+  }
+
+  private overlayIn(node: NodeState): void {
+    const skb = this.skb;
+    const dev = node.tunnelDevice;
+    const pre = this.wantHop ? skb.frame().slice() : null;
+    this.program = 'bpf_overlay:from-overlay';
+    if (this.wantEvent) this.event(node, dev, TRACE_FROM_OVERLAY, 0, true);
+    const verdict = fromOverlay(this.env, node, skb);
+    if (verdict < 0) return this.drop(verdict, node, dev, pre, 'in');
+    if (pre) this.hopFrame(node, dev, 'in', pre);
+    this.afterRedirect(node, dev);
+  }
+
+  /** The kernel: local address, route to a pod CIDR via cilium_host, or out of eth0. */
+  private stack(node: NodeState): void {
+    const env = this.env;
+    const skb = this.skb;
+    const v = skb.view;
+    if (v.daddr === node.ip || this.addrOwner.get(v.daddr) === node) {
+      if (this.jr) this.jr.note('delivered to the host stack');
+      this.cons.delivered++;
+      return;
+    }
+    const dst = env.ipcache(v.daddr);
+    // Kernel forwarding decrements the TTL (ip_forward).
+    if (!v.decTtl()) return this.drop(-134, node, 'eth0', null, 'out');
+    if (dst.kind === IPC_ENDPOINT || dst.kind === IPC_POD_CIDR) {
+      this.program = 'bpf_host:from-host';
+      if (this.wantEvent) this.event(node, 'cilium_host', TRACE_FROM_HOST, 0, true);
+      const verdict = fromHost(env, node, skb);
+      if (verdict < 0) return this.drop(verdict, node, 'cilium_host', null, 'out');
+      return this.afterRedirect(node, 'cilium_host');
+    }
+    const nh = dst.kind === IPC_NODE && dst.node ? dst.node.mac : dst.kind === IPC_EXTERNAL && dst.ext ? macBytesCached(dst.ext.mac) : env.routerMac;
+    skb.setMacs(nh, node.mac);
+    this.netdevOut(node);
+  }
+
+  private netdevOut(node: NodeState): void {
+    const env = this.env;
+    const skb = this.skb;
+    this.program = 'bpf_host:to-netdev';
+    const verdict = toNetdev(env, node, skb);
+    if (env.fillUp !== null) {
+      const n = env.fillUp;
+      env.fillUp = null;
+      this.fillUpGc(n);
+    }
+    if (verdict < 0) return this.drop(verdict, node, 'eth0', null, 'out');
+    if (skb.next === NEXT_TUNNEL && verdict !== 0) return this.tunnelOut(node);
+    // redirect_neigh / the neighbour: the next hop's MAC on the docker bridge.
+    const v = skb.view;
+    const dst = env.ipcache(v.daddr);
+    const nh = dst.kind === IPC_NODE && dst.node ? dst.node.mac : dst.kind === IPC_EXTERNAL && dst.ext ? macBytesCached(dst.ext.mac) : env.routerMac;
+    skb.setMacs(nh, node.mac);
+    if (this.wantEvent) this.event(node, 'eth0', TRACE_TO_NETWORK, 0, false);
+    if (this.wantHop) this.hopFrame(node, 'eth0', 'out', skb.frame());
+    this.wire(node);
+  }
+
+  /** The frame left `from`'s eth0 (not tunnelled): the bridge delivers it. */
+  private wire(from: NodeState): void {
+    const skb = this.skb;
+    const v = skb.view;
+    const dst = this.env.ipcache(v.daddr);
+    if (dst.kind === IPC_NODE && dst.node && dst.node !== from) {
+      skb.resetMeta();
+      return this.netdevIn(dst.node);
+    }
+    this.cons.sent++;
+    const h = this.hosts.get(v.daddr);
+    if (h && h.answering) h.receive(v, from.spec.mac, skb.tsSec, skb.tsNsec, this.sink);
+  }
+
+  private netdevIn(node: NodeState): void {
+    const skb = this.skb;
+    skb.resetMeta();
+    const pre = this.wantHop ? skb.frame().slice() : null;
+    this.program = 'bpf_host:from-netdev';
+    if (this.wantEvent) this.event(node, 'eth0', TRACE_FROM_NETWORK, 0, true);
+    const verdict = fromNetdev(this.env, node, skb);
+    if (verdict < 0) return this.drop(verdict, node, 'eth0', pre, 'in');
+    if (pre) this.hopFrame(node, 'eth0', 'in', pre);
+    this.afterRedirect(node, 'eth0');
+  }
+
+  private drop(code: number, node: NodeState, device: string, pre: Uint8Array | null, dir: 'in' | 'out'): void {
+    this.cons.dropped++;
+    const abs = -code;
+    this.dropCounts.set(abs, (this.dropCounts.get(abs) ?? 0) + 1);
+    const v = this.skb.view;
+    let last = this.dropLast.get(abs);
+    if (!last) {
+      last = new Float64Array(5);
+      this.dropLast.set(abs, last);
+    }
+    last[0] = v.proto;
+    last[1] = v.saddr;
+    last[2] = v.sport;
+    last[3] = v.daddr;
+    last[4] = v.dport;
+    const r = this.eventRing;
+    const o = this.eventRingPos * 8;
+    r[o] = this.skb.tsSec;
+    r[o + 1] = this.skb.tsNsec;
+    r[o + 2] = abs;
+    r[o + 3] = v.proto;
+    r[o + 4] = v.saddr;
+    r[o + 5] = v.sport;
+    r[o + 6] = v.daddr;
+    r[o + 7] = v.dport;
+    this.eventRingPos = (this.eventRingPos + 1) % EVENT_RING;
+    if (this.eventRingLen < EVENT_RING) this.eventRingLen++;
+    if (this.jr) {
+      const d = dropInfo(code);
+      this.jr.note(`DROP ${d.code} ${d.text}`);
+      if (this.wantEvent) this.event(node, device, 0, code, false);
+      // Ingress taps run before the program: the dropped packet shows there. Egress ones do not.
+      if (pre && dir === 'in') this.hopFrame(node, device, 'in', pre);
+      else this.jr.notes = [];
+    }
+  }
+
+  // ---------------------------------------------------------------- observation
+
+  private beginPacket(generated: boolean): void {
+    const jr = this.jr!;
+    jr.clear();
+    if (!this.wantEvent) return;
+    this.packetId = this.packetIds.next();
+    const v = this.skb.view;
+    // Flow key from the pod's side when known, else the packet's own orientation.
+    let a = v.saddr;
+    let ap = v.sport;
+    let b = v.daddr;
+    let bp = v.dport;
+    const se = this.env.ipcache(v.saddr);
+    if (se.kind !== IPC_ENDPOINT) {
+      a = v.daddr;
+      ap = v.dport;
+      b = v.saddr;
+      bp = v.sport;
+      if (generated) {
+        const pod = this.sink.podFor(v.proto, v.saddr, v.sport, v.daddr, v.dport);
+        const i = pod.lastIndexOf(':');
+        a = 0;
+        const key = `${v.proto}|${pod.slice(0, i)}|${pod.slice(i + 1)}|${ipToString(b)}|${bp}`;
+        this.flowId = this.flowIdFor(key);
+        return;
+      }
+    }
+    this.flowId = this.flowIdFor(`${v.proto}|${ipToString(a)}|${ap}|${ipToString(b)}|${bp}`);
+  }
+
+  private flowIdFor(key: string): string {
+    let id = this.flowIdOf.get(key);
+    if (id === undefined) {
+      id = this.flowIds.next();
+      if (this.flowIdOf.size >= 1_000_000) this.flowIdOf.clear();
+      this.flowIdOf.set(key, id);
+    }
+    return id;
+  }
+
+  private hopFrame(node: NodeState, device: string, dir: 'in' | 'out', frame: Uint8Array): void {
+    const jr = this.jr!;
+    const c = jr.notes.length ? jr.notes.join('; ') : undefined;
+    jr.notes = [];
+    this.hop(node, device, dir, frame, c);
+  }
+
+  private hop(node: NodeState, device: string, dir: 'in' | 'out', frame: Uint8Array, comment: string | undefined): void {
+    const skb = this.skb;
+    this.obs!.hop!({ node: node.name, device, direction: dir, frame, tsSec: skb.tsSec, tsNsec: skb.tsNsec, comment });
+  }
+
+  /** Emits one flow event for the current packet; `entry` events carry no journey. */
+  private event(node: NodeState, device: string, point: number, drop: number, entry: boolean): void {
+    const skb = this.skb;
+    const v = skb.view;
+    const jr = this.jr!;
+    const env = this.env;
+    const se = env.ipcache(v.saddr);
+    const de = env.ipcache(v.daddr);
+    const empty = entry ? new Journey() : jr;
+    const ev = buildFlowEvent({
+      node: node.name,
+      device,
+      program: this.program,
+      point,
+      drop,
+      translated: !entry && skb.translated,
+      reason: skb.isReply ? TRACE_REASON_CT_REPLY : skb.ctState ? traceReasonForCt(skb.ctState) : TRACE_REASON_POLICY,
+      saddr: v.saddr,
+      daddr: v.daddr,
+      origSaddr: !entry && skb.translated && skb.origSaddr !== 0 ? skb.origSaddr : undefined,
+      proto: v.proto,
+      sport: v.sport,
+      dport: v.dport,
+      tcpFlags: v.tcpFlags,
+      icmpType: v.icmpType,
+      icmpCode: v.icmpCode,
+      srcIdentity: skb.srcIdentity !== 0 ? skb.srcIdentity : v.saddr === node.ip ? 1 : se.identity,
+      dstIdentity: v.daddr === node.ip ? 1 : de.identity,
+      srcPod: se.ep ? { namespace: se.ep.spec.namespace, name: se.ep.spec.name, labels: se.ep.spec.labels } : undefined,
+      dstPod: de.ep ? { namespace: de.ep.spec.namespace, name: de.ep.spec.name, labels: de.ep.spec.labels } : undefined,
+      tsSec: skb.tsSec,
+      tsNsec: skb.tsNsec,
+      packetId: this.packetId,
+      flowId: this.flowId,
+      inputIndex: this.inputIndex,
+      summary: entry ? undefined : jr.notes.length ? jr.notes.join('; ') : v.proto === 6 ? `TCP Flags: ${tcpFlagsText(v.tcpFlags)}` : undefined,
+      journey: empty,
+    });
+    if (!entry) {
+      jr.functions = [];
+      jr.lookups = [];
+      jr.rewrites = [];
+      jr.snat = undefined;
+      jr.policy = undefined;
+    }
+    this.obs!.event!(ev);
+  }
+
+  // ---------------------------------------------------------------- results
+
+  nodeNames(): string[] {
+    return this.env.nodes.map((n) => n.name);
+  }
+
+  private node(name: string): NodeState {
+    const n = this.nodeByName.get(name);
+    if (!n) throw new RangeError(`no node named '${name}' (nodes: ${this.nodeNames().join(', ')})`);
+    return n;
+  }
+
+  egressMap(node: string): EgressPolicyMap {
+    return this.node(node).egress;
+  }
+
+  natTable(node: string): NatTable {
+    return this.node(node).nat;
+  }
+
+  conntrack(node: string): Conntrack {
+    return this.node(node).ct;
+  }
+
+  devices(node: string): { name: string; kind: DeviceKind }[] {
+    return this.node(node).devices.map((d) => ({ name: d.name, kind: d.kind }));
+  }
+
+  /** Counters so far (a copy). */
+  conservation(): Conservation {
+    return { ...this.cons };
+  }
+
+  private policyCounts(): PolicyCount[] {
+    const rows = new Map<string, PolicyCount>();
+    const kinds: PolicyCount['kind'][] = ['hit', 'excluded', 'no-gateway'];
+    for (const n of this.env.nodes) {
+      const m = n.egress;
+      for (let i = 0; i < m.size(); i++) {
+        const pk = n.policyHits[i * 3 + 1]!;
+        if (pk === 0) continue;
+        const kind = kinds[n.policyKind[i]!]!;
+        const key = `${m.policyName(i)}|${m.cidrText(i)}|${kind}`;
+        let r = rows.get(key);
+        if (!r) {
+          const gw = m.gatewayIp(i);
+          // The egress IP as the gateway knows it (non-gateway nodes hold 0.0.0.0 in 1.17).
+          const egressIp = this.gatewayEgressIp.get(`${m.policyName(i)}|${m.cidrText(i)}`) ?? m.egressIp(i);
+          r = {
+            policy: m.policyName(i),
+            cidr: m.cidrText(i),
+            kind,
+            gateway: kind === 'hit' ? ipToString(gw) : kind === 'excluded' ? 'Excluded CIDR' : 'Not Found',
+            egressIp: kind === 'hit' ? ipToString(egressIp) : '',
+            flows: 0,
+            packets: 0,
+            bytes: 0,
+          };
+          rows.set(key, r);
+        }
+        r.flows += n.policyHits[i * 3]!;
+        r.packets += pk;
+        r.bytes += n.policyHits[i * 3 + 2]!;
+      }
+    }
+    return [...rows.values()].sort((a, b) => (a.policy + a.cidr + a.kind < b.policy + b.cidr + b.kind ? -1 : 1));
+  }
+
+  private egressIps(): EgressIpUsage[] {
+    const out: EgressIpUsage[] = [];
+    for (const n of this.env.nodes) {
+      const byIp = new Map<string, EgressIpUsage>();
+      for (const r of n.nat.remoteUsage()) {
+        let u = byIp.get(r.egressIp);
+        if (!u) {
+          u = { egressIp: r.egressIp, node: n.name, remotes: [] };
+          byIp.set(r.egressIp, u);
+        }
+        u.remotes.push({
+          remote: r.remote,
+          inUse: r.inUse,
+          rangeSize: r.rangeSize,
+          allocations: r.allocations,
+          collisions: r.collisions,
+          failures: r.failures,
+          retries: r.retries,
+        });
+      }
+      out.push(...byIp.values());
+    }
+    return out;
+  }
+
+  private dropsByReason(): { code: number; text: string; name: string; count: number }[] {
+    return [...this.dropCounts.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([code, count]) => {
+        const d = dropInfo(code);
+        return { code: d.code, text: d.text, name: d.name, count };
+      });
+  }
+
+  summary(): Omit<Summary, 'input' | 'outputs'> {
+    const ignoredByReason: Record<string, number> = {};
+    for (const k of [...this.ignored.keys()].sort()) ignoredByReason[k] = this.ignored.get(k)!;
+    const seen = this.hostList.flatMap((h) => h.seen);
+    return {
+      tool: 'egresslab',
+      datapath: this.profile,
+      seed: this.seed,
+      allocator: this.allocatorName,
+      conservation: { ...this.cons },
+      dropsByReason: this.dropsByReason(),
+      ignoredByReason,
+      policies: this.policyCounts(),
+      egressIps: this.egressIps(),
+      seenByServers: seen.map((s) => ({ ...s })),
+    };
+  }
+
+  snapshot(): Omit<StatsSnapshot, 'input' | 'progress' | 'pps' | 'paused'> {
+    const egressIps = this.egressIps();
+    // Allocations per sampling interval (one sample per snapshot call), per egress IP.
+    for (const u of egressIps) {
+      const total = u.remotes.reduce((s, r) => s + r.allocations, 0);
+      const prev = this.allocLast.get(u.egressIp) ?? 0;
+      this.allocLast.set(u.egressIp, total);
+      let arr = this.allocSamples.get(u.egressIp);
+      if (!arr) {
+        arr = [];
+        this.allocSamples.set(u.egressIp, arr);
+      }
+      arr.push(total - prev);
+      if (arr.length > 120) arr.shift();
+    }
+    const allocationsOverTime: Record<string, number[]> = {};
+    for (const [k, v] of this.allocSamples) allocationsOverTime[k] = v.slice();
+    const drops: DropRow[] = this.dropsByReason().map((d) => {
+      const l = this.dropLast.get(d.code);
+      return { ...d, lastFlow: l ? flowText(l[0]!, l[1]!, l[2]!, l[3]!, l[4]!) : '' };
+    });
+    const events = [];
+    for (let k = 0; k < this.eventRingLen; k++) {
+      const idx = (this.eventRingPos - 1 - k + EVENT_RING) % EVENT_RING;
+      const o = idx * 8;
+      const r = this.eventRing;
+      const d = dropInfo(r[o + 2]!);
+      events.push({
+        time: rfc3339Nano(r[o]!, r[o + 1]!),
+        text: `DROP ${d.code} ${d.text}: ${flowText(r[o + 3]!, r[o + 4]!, r[o + 5]!, r[o + 6]!, r[o + 7]!)}`,
+        verdict: 'DROPPED',
+      });
+    }
+    const now = this.lastSec;
+    return {
+      datapath: this.profile,
+      packets: this.cons.input,
+      clock: rfc3339Nano(this.lastSec, this.lastNsec),
+      finished: this.finished,
+      conservation: { ...this.cons },
+      policies: this.policyCounts(),
+      conntrack: this.env.nodes.flatMap((n) => n.ct.rows(now, 20, n.nat).map((r) => ({ ...r, node: n.name }))),
+      egressIps,
+      allocationsOverTime,
+      portStrips: this.env.nodes.flatMap((n) => n.nat.portStrips()),
+      drops,
+      events,
+    };
+  }
+
+  /** Number of GC runs so far (tests). */
+  gcCount(): number {
+    return this.gcRuns;
+  }
+}
+
+function flowText(proto: number, saddr: number, sport: number, daddr: number, dport: number): string {
+  const p = proto === 6 ? 'TCP' : proto === 17 ? 'UDP' : proto === 1 ? 'ICMP' : `proto ${proto}`;
+  return `${ipToString(saddr)}:${sport} -> ${ipToString(daddr)}:${dport} ${p}`;
+}
+
+const macCache = new Map<string, Uint8Array>();
+function macBytesCached(mac: string): Uint8Array {
+  let b = macCache.get(mac);
+  if (!b) {
+    b = new Uint8Array(6);
+    const parts = mac.split(':');
+    for (let i = 0; i < 6; i++) b[i] = parseInt(parts[i] ?? '0', 16) || 0;
+    macCache.set(mac, b);
+  }
+  return b;
+}
+
+export { tupleText };

@@ -1,0 +1,380 @@
+/**
+ * @module dataplane/node
+ * Per-node state (the maps a Cilium agent pins on one node, its devices and MACs), the
+ * cluster-wide ipcache, and the packet context the programs work on (`Skb`, after the
+ * kernel's sk_buff / Cilium's `__ctx_buff`).
+ *
+ * One `Skb` is reused for every packet: its buffer keeps `HEADROOM` bytes in front of the
+ * frame so encapsulation can prepend outer headers in place, and every field a program
+ * reads or writes is a number. `jr` (the journey) is non-null only when an observer wants
+ * events or comments; programs test it before building any string.
+ */
+
+import type { EndpointSpec, ExternalHostSpec, NodeSpec, Topology } from './cluster/topology.ts';
+import type { EgressPolicy } from './cluster/policy.ts';
+import { contains } from './cluster/cidr.ts';
+import { IDENTITY_HOST, IDENTITY_REMOTE_NODE, IDENTITY_WORLD } from './cluster/identity.ts';
+import { Conntrack, ctOptionsFor } from './lib/conntrack.ts';
+import { compileEgressPolicyMap, type EgressPolicyMap } from './lib/egress-gateway.ts';
+import { NatTable, newSnatResult, type SnatResult, type SnatTarget, type PortAllocator } from './lib/nat.ts';
+import { IpMasqMap } from './lib/ipmasq.ts';
+import { macBytes, TUNNEL_GENEVE, TUNNEL_VXLAN } from './lib/encap.ts';
+import type { Journey } from './lib/trace.ts';
+import type { Profile } from './lib/profile.ts';
+import type { Rng } from './lib/rng.ts';
+import { Ipv4View } from './packet/view.ts';
+
+/** Room in front of a frame for outer headers (two encapsulations would fit). */
+export const HEADROOM = 128;
+/** Largest frame the context holds (IPv4 total length max + Ethernet + slack). */
+export const MAX_FRAME = 65535 + 64;
+
+/**
+ * skb->mark flags. Cilium stores magic values under one mask (MARK_MAGIC_EGW_DONE 0x0500,
+ * MARK_MAGIC_SNAT_DONE 0x0300, compared by equality); the model keeps them as separate
+ * bits since a packet only ever carries the state, never the raw mark.
+ */
+export const MARK_EGW_DONE = 1;
+export const MARK_SNAT_DONE = 2;
+
+/** What the engine does after a program returned OK/REDIRECT. */
+export const NEXT_STACK = 0;
+export const NEXT_TUNNEL = 1;
+export const NEXT_LXC = 2;
+export const NEXT_NETDEV = 3;
+
+/** ipcache entry kinds. */
+export const IPC_WORLD = 0;
+export const IPC_ENDPOINT = 1;
+export const IPC_NODE = 2;
+export const IPC_POD_CIDR = 3;
+export const IPC_EXTERNAL = 4;
+
+export interface EndpointState {
+  index: number;
+  spec: EndpointSpec;
+  ip: number;
+  identity: number;
+  /** The pod's eth0 MAC. */
+  mac: Uint8Array;
+  /** The host-side veth (lxc) MAC: the pod's next hop. Derived: fe + 10 hex chars of the ifName (as the synthetic generators do). */
+  lxcMac: Uint8Array;
+  node: NodeState;
+  ifName: string;
+}
+
+export interface DeviceInfo {
+  name: string;
+  kind: 'lxc' | 'eth0' | 'cilium_vxlan' | 'cilium_geneve' | 'cilium_host';
+}
+
+export interface NodeState {
+  index: number;
+  spec: NodeSpec;
+  name: string;
+  ip: number;
+  mac: Uint8Array;
+  /** cilium_host MAC (derived: 02:c1 + the node IP). */
+  hostMac: Uint8Array;
+  ct: Conntrack;
+  nat: NatTable;
+  egress: EgressPolicyMap;
+  ipmasq: IpMasqMap;
+  /** Local endpoints by IP. */
+  endpoints: Map<number, EndpointState>;
+  tunnelDevice: 'cilium_vxlan' | 'cilium_geneve';
+  devices: DeviceInfo[];
+  /** Per egress-map entry: [flows, packets, bytes] at the EGW decision on this node. */
+  policyHits: Float64Array;
+  /** Per egress-map entry: the kind of decision counted (0 hit, 1 excluded, 2 no-gateway). */
+  policyKind: Uint8Array;
+}
+
+/** One ipcache answer (shared objects built at start, never per packet). */
+export interface IpcacheEntry {
+  kind: number;
+  identity: number;
+  ep: EndpointState | null;
+  /** Node of the endpoint / node IP / pod CIDR owner. */
+  node: NodeState | null;
+  ext: ExternalHostSpec | null;
+}
+
+/** The cluster as every node's programs see it. */
+export interface Env {
+  profile: Profile;
+  topo: Topology;
+  nodes: NodeState[];
+  endpoints: EndpointState[];
+  tunnelKind: number;
+  tunnelPort: number;
+  natMin: number;
+  natMax: number;
+  rng: Rng;
+  /** Scratch objects reused by every program call. */
+  target: SnatTarget;
+  snat: SnatResult;
+  allocatorName: string;
+  /** Set by toNetdev when a mapping attempt signalled SIGNAL_NAT_FILL_UP. */
+  fillUp: NodeState | null;
+  ipcache(addr: number): IpcacheEntry;
+  routerMac: Uint8Array;
+}
+
+/** The packet context (one, reused). */
+export class Skb {
+  readonly buf = new Uint8Array(HEADROOM + MAX_FRAME + HEADROOM);
+  /** Frame (Ethernet) start and end in `buf`. */
+  off = HEADROOM;
+  end = HEADROOM;
+  readonly view = new Ipv4View();
+  /** Capture clock: seconds for the maps, and the exact stamp for hops/events. */
+  now = 0;
+  tsSec = 0;
+  tsNsec = 0;
+  mark = 0;
+  /** Security identity of the source as this node resolved it. */
+  srcIdentity = 0;
+  /** CT result of the packet's own endpoint lookup (CT_* constant), for reply skips. */
+  ctState = 0;
+  /** Redirect targets. */
+  next = NEXT_STACK;
+  tunnelEndpoint = 0;
+  vni = 0;
+  redirectEp: EndpointState | null = null;
+  /** Egress map entry that matched at this node, or -1. */
+  policyIdx = -1;
+  /** Source address before SNAT at the current hop, when a translation happened. */
+  origSaddr = 0;
+  translated = false;
+  /** Reply direction (trace reason CT_REPLY). */
+  isReply = false;
+  jr: Journey | null = null;
+
+  /**
+   * Parses the IPv4 header of the current frame (after the 14-byte Ethernet header). The
+   * frame always ends exactly at the IP total length (the engine trims on load), so the
+   * view may read the whole buffer without a bounding subarray.
+   */
+  parse(): number {
+    return this.view.parse(this.buf, this.off + 14);
+  }
+
+  /** The current frame (a view; valid until the next change). */
+  frame(): Uint8Array {
+    return this.buf.subarray(this.off, this.end);
+  }
+
+  /** Loads `len` bytes of an IPv4 packet with a fresh Ethernet header. */
+  loadIp(data: Uint8Array, l3: number, len: number, dstMac: Uint8Array, srcMac: Uint8Array): void {
+    this.off = HEADROOM;
+    const b = this.buf;
+    const at = HEADROOM + 14 - l3;
+    if (at >= 0 && at + data.length <= b.length) {
+      // Copy the whole record without a subarray view (no allocation): what lands in front
+      // of the IP header is overwritten by the Ethernet header below, what follows the IP
+      // total length lies beyond `end`.
+      b.set(data, at);
+    } else {
+      for (let i = 0; i < len; i++) b[HEADROOM + 14 + i] = data[l3 + i]!;
+    }
+    for (let i = 0; i < 6; i++) {
+      b[HEADROOM + i] = dstMac[i]!;
+      b[HEADROOM + 6 + i] = srcMac[i]!;
+    }
+    b[HEADROOM + 12] = 0x08;
+    b[HEADROOM + 13] = 0x00;
+    this.end = HEADROOM + 14 + len;
+    this.resetMeta();
+  }
+
+  /** Loads a whole Ethernet frame. */
+  loadFrame(frame: Uint8Array): void {
+    this.off = HEADROOM;
+    this.buf.set(frame, HEADROOM);
+    this.end = HEADROOM + frame.length;
+    this.resetMeta();
+  }
+
+  /** Moves the frame back to HEADROOM (after a decapsulation left it deeper in the buffer). */
+  recentre(): void {
+    if (this.off === HEADROOM) return;
+    this.buf.copyWithin(HEADROOM, this.off, this.end);
+    this.end = HEADROOM + (this.end - this.off);
+    this.off = HEADROOM;
+  }
+
+  resetMeta(): void {
+    this.mark = 0;
+    this.srcIdentity = 0;
+    this.ctState = 0;
+    this.next = NEXT_STACK;
+    this.tunnelEndpoint = 0;
+    this.vni = 0;
+    this.redirectEp = null;
+    this.policyIdx = -1;
+    this.origSaddr = 0;
+    this.translated = false;
+    this.isReply = false;
+  }
+
+  setMacs(dst: Uint8Array, src: Uint8Array): void {
+    const b = this.buf;
+    const o = this.off;
+    for (let i = 0; i < 6; i++) {
+      b[o + i] = dst[i]!;
+      b[o + 6 + i] = src[i]!;
+    }
+  }
+}
+
+/** Host-side veth MAC: real ones are random; this one is `fe` + the first 10 hex chars of the lxc name. */
+export function lxcMacOf(ifName: string): Uint8Array {
+  const hex = ifName.replace(/^lxc/, '').padEnd(10, '0').slice(0, 10);
+  const b = new Uint8Array(6);
+  b[0] = 0xfe;
+  for (let i = 0; i < 5; i++) b[i + 1] = parseInt(hex.slice(2 * i, 2 * i + 2), 16) || 0;
+  return b;
+}
+
+function derivedMac(a: number, b: number, ip: number): Uint8Array {
+  return new Uint8Array([a, b, ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255]);
+}
+
+export interface BuildOptions {
+  topology: Topology;
+  policies: EgressPolicy[];
+  profile: Profile;
+  rng: Rng;
+  allocator: PortAllocator | null;
+  allocatorName: string;
+  recordCandidates: boolean;
+}
+
+/** Builds every node's maps and the ipcache. */
+export function buildEnv(o: BuildOptions): Env {
+  const topo = o.topology;
+  const nodes: NodeState[] = [];
+  const byName = new Map<string, NodeState>();
+  const tunnelDevice = topo.tunnel.protocol === 'geneve' ? 'cilium_geneve' : 'cilium_vxlan';
+  for (const spec of topo.nodes) {
+    const ct = new Conntrack(
+      ctOptionsFor(o.profile, { maxTcp: topo.mapSizes.ctTcp, maxAny: topo.mapSizes.ctAny, initialCapacity: 1024 }),
+      o.profile,
+    );
+    const nat = new NatTable(topo.mapSizes.nat, o.profile, {
+      minPort: topo.natPortMin,
+      maxPort: topo.natPortMax,
+      reservedPorts: [topo.tunnel.port],
+      record: o.recordCandidates,
+      ...(o.allocator ? { allocator: o.allocator } : {}),
+    });
+    const egress = compileEgressPolicyMap(topo, o.policies, o.profile, spec.name);
+    const n: NodeState = {
+      index: nodes.length,
+      spec,
+      name: spec.name,
+      ip: spec.ip >>> 0,
+      mac: macBytes(spec.mac),
+      hostMac: derivedMac(0x02, 0xc1, spec.ip),
+      ct,
+      nat,
+      egress,
+      ipmasq: new IpMasqMap(topo.nonMasqueradeCidrs),
+      endpoints: new Map(),
+      tunnelDevice,
+      devices: [],
+      policyHits: new Float64Array(Math.max(1, egress.size()) * 3),
+      policyKind: new Uint8Array(Math.max(1, egress.size())),
+    };
+    nodes.push(n);
+    byName.set(spec.name, n);
+  }
+  const endpoints: EndpointState[] = [];
+  for (const spec of topo.endpoints) {
+    const node = byName.get(spec.node);
+    if (!node) continue; // the topology loader rejects this; a hand-built one is skipped
+    const ep: EndpointState = {
+      index: endpoints.length,
+      spec,
+      ip: spec.ip >>> 0,
+      identity: spec.identity,
+      mac: macBytes(spec.mac),
+      lxcMac: lxcMacOf(spec.ifName),
+      node,
+      ifName: spec.ifName,
+    };
+    endpoints.push(ep);
+    node.endpoints.set(ep.ip, ep);
+  }
+  for (const n of nodes) {
+    n.devices.push({ name: 'eth0', kind: 'eth0' }, { name: tunnelDevice, kind: tunnelDevice }, { name: 'cilium_host', kind: 'cilium_host' });
+    for (const ep of n.endpoints.values()) n.devices.push({ name: ep.ifName, kind: 'lxc' });
+  }
+
+  const exact = new Map<number, IpcacheEntry>();
+  for (const ep of endpoints) {
+    exact.set(ep.ip, { kind: IPC_ENDPOINT, identity: ep.identity, ep, node: ep.node, ext: null });
+  }
+  for (const n of nodes) {
+    exact.set(n.ip, { kind: IPC_NODE, identity: IDENTITY_REMOTE_NODE, ep: null, node: n, ext: null });
+  }
+  for (const h of topo.externalHosts) {
+    if (!exact.has(h.ip >>> 0)) exact.set(h.ip >>> 0, { kind: IPC_EXTERNAL, identity: IDENTITY_WORLD, ep: null, node: null, ext: h });
+  }
+  const cidrEntries = nodes.map((n) => ({ n, e: { kind: IPC_POD_CIDR, identity: IDENTITY_WORLD, ep: null, node: n, ext: null } as IpcacheEntry }));
+  const world: IpcacheEntry = { kind: IPC_WORLD, identity: IDENTITY_WORLD, ep: null, node: null, ext: null };
+  // A packet's path asks about the same address several times: a one-entry memo.
+  let lastAddr = -1;
+  let lastEntry: IpcacheEntry = world;
+  const ipcache = (addr: number): IpcacheEntry => {
+    if (addr === lastAddr) return lastEntry;
+    let r = exact.get(addr >>> 0);
+    if (r === undefined) {
+      r = world;
+      for (let i = 0; i < cidrEntries.length; i++) {
+        const c = cidrEntries[i]!;
+        if (contains(c.n.spec.podCidr, addr)) {
+          r = c.e;
+          break;
+        }
+      }
+    }
+    lastAddr = addr;
+    lastEntry = r;
+    return r;
+  };
+
+  return {
+    profile: o.profile,
+    topo,
+    nodes,
+    endpoints,
+    tunnelKind: topo.tunnel.protocol === 'geneve' ? TUNNEL_GENEVE : TUNNEL_VXLAN,
+    tunnelPort: topo.tunnel.port,
+    natMin: topo.natPortMin,
+    natMax: topo.natPortMax,
+    rng: o.rng,
+    target: { addr: 0, minPort: topo.natPortMin, maxPort: topo.natPortMax, needsCt: false, fromEndpoint: true },
+    snat: newSnatResult(),
+    allocatorName: o.allocatorName,
+    fillUp: null,
+    ipcache,
+    routerMac: macBytes(topo.routerMac),
+  };
+}
+
+/**
+ * `identity_is_cluster` (1.17 skip rule): everything but WORLD and CIDR identities, i.e.
+ * pods, hosts and remote nodes. Our ipcache gives WORLD to external hosts, unknown
+ * addresses and pod-CIDR addresses without an endpoint.
+ */
+export function identityIsCluster(identity: number): boolean {
+  return identity !== IDENTITY_WORLD;
+}
+
+/** Identity a node gives to an address it sees as a source (resolve_srcid_ipv4). */
+export function resolveSrcIdentity(env: Env, node: NodeState, addr: number): number {
+  if (addr === node.ip) return IDENTITY_HOST;
+  return env.ipcache(addr).identity;
+}

@@ -1,0 +1,22 @@
+/**
+ * @module dataplane/synth/collisions
+ * N pods open a connection from the same source port to the same server ip:port, one
+ * millisecond apart: the first keeps its port at SNAT, every later one collides on the
+ * reverse tuple and goes through `snat_v4_new_mapping`'s retries.
+ */
+
+import type { Rng } from '../lib/rng.ts';
+import type { Topology } from '../cluster/topology.ts';
+import { synthLab } from './lab.ts';
+import type { EchoModel, SynthPacket } from './types.ts';
+
+export interface CollisionsOptions {
+  /** The shared source port. @default 40000 */
+  sourcePort?: number;
+  /** Seconds between two pods. @default 0.001 */
+  spacing?: number;
+}
+
+export function* synthCollisions(topo: Topology, rng: Rng, echo: EchoModel, o: CollisionsOptions = {}): Generator<SynthPacket> {
+  yield* synthLab(topo, rng, echo, { sourcePort: o.sourcePort ?? 40000, spacing: o.spacing ?? 0.001 });
+}
