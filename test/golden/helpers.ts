@@ -3,7 +3,7 @@
  * expected outputs; a scenario passes only if every capture and summary.json match.
  *
  *   test/golden/<scenario>/scenario.json   inputs, see ScenarioSpec
- *   test/golden/<scenario>/input.pcap      the client-side capture (unless synth)
+ *   test/golden/<scenario>/input.pcap      the client-side capture
  *   test/golden/<scenario>/topology.yaml   optional; policies optional too
  *   test/golden/<scenario>/expected/       what `npm run golden:update` wrote last
  */
@@ -12,11 +12,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { dissect } from '../../dataplane/packet/dissect.ts';
 import { diffFolders, formatText, type DiffOptions, type DiffReport } from '../../traces/diff/index.ts';
-import type { Summary } from '../../traces/stats.ts';
+import { runReplay, type ReplayOptions } from '../../tools/replay-core.ts';
 
 export interface ScenarioSpec {
-  /** A capture file in the scenario folder, or a synthetic generator. */
-  input: string | { synth: string };
+  /** The capture file, relative to the scenario folder. */
+  input: string;
+  /**
+   * How `npm run golden:update` regenerates the input (egresslab synth options); absent for
+   * a recorded capture, which is then kept as it is.
+   */
+  synth?: { scenario: 'lab' | 'collisions' | 'exhaustion' | 'mix'; seed?: number; pods?: number; port?: number; extra?: number; range?: { min: number; max: number }; packets?: number; flows?: number };
   topology?: string;
   policies?: string[];
   datapath?: '1.10' | '1.17';
@@ -27,21 +32,6 @@ export interface ScenarioSpec {
   diff?: { ignore?: string[]; canonPorts?: boolean; tsTolerance?: number };
 }
 
-/** tools/replay-core.ts, as the lead defines it. */
-interface ReplayOptions {
-  input: string;
-  topology?: string;
-  policies?: string[];
-  datapath?: '1.10' | '1.17';
-  seed?: number;
-  outDir: string;
-  format?: 'pcapng' | 'pcap';
-  events?: string;
-  allocator?: string;
-}
-interface ReplayCore {
-  runReplay(o: ReplayOptions): Promise<{ summary: Summary; exitCode: number }>;
-}
 
 /**
  * Fields that name where the run happened rather than what it did: the input path differs
@@ -69,9 +59,9 @@ export function readScenario(dir: string): ScenarioSpec {
 }
 
 /** The replay options of a scenario folder, output going to `outDir`. */
-export function replayOptionsFor(dir: string, spec: ScenarioSpec, outDir: string): ReplayOptions {
-  const o: ReplayOptions = {
-    input: typeof spec.input === 'string' ? path.join(dir, spec.input) : `synth:${spec.input.synth}`,
+export function replayOptionsFor(dir: string, spec: ScenarioSpec, outDir: string): ReplayOptions & { outDir: string } {
+  const o: ReplayOptions & { outDir: string } = {
+    input: path.join(dir, spec.input),
     seed: spec.seed,
     outDir,
   };
@@ -91,10 +81,7 @@ export function replayOptionsFor(dir: string, spec: ScenarioSpec, outDir: string
 export async function expectReplayMatches(dir: string): Promise<void> {
   const spec = readScenario(dir);
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), `egresslab-golden-${path.basename(dir)}-`));
-  // Resolved at run time: replay-core is written by another part of the project.
-  const spec2 = '../../tools/replay-core.ts';
-  const core = (await import(spec2)) as ReplayCore;
-  const { exitCode } = await core.runReplay(replayOptionsFor(dir, spec, outDir));
+  const { exitCode } = await runReplay({ ...replayOptionsFor(dir, spec, outDir), progress: false });
   if (exitCode !== 0) throw new Error(`replay of ${dir} exited ${exitCode} (output kept in ${outDir})`);
   const o: Partial<Omit<DiffOptions, 'dissect'>> = {};
   if (spec.diff?.ignore) o.ignore = spec.diff.ignore;

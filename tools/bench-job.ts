@@ -1,0 +1,140 @@
+/**
+ * @module tools/bench-job
+ * One benchmark job per process, so the parent (`tools/bench.ts`) can take whole-process
+ * wall time and peak RSS with /usr/bin/time, as the peer tools are measured. Prints one
+ * JSON line: { packets, bytes, extra? }.
+ */
+import { PassThrough } from 'node:stream';
+import { openCapture, decodeLinkType, type L3Location } from '../traces/open.ts';
+import { createPcapWriter } from '../traces/pcap-writer.ts';
+import { createPcapngWriter } from '../traces/pcapng-writer.ts';
+import { Ipv4View } from '../dataplane/packet/view.ts';
+import { Conntrack, ctOptionsFor, stateBytesPerFlow, CT_EGRESS } from '../dataplane/lib/conntrack.ts';
+import { NatTable, newSnatResult, IPPROTO_TCP } from '../dataplane/lib/nat.ts';
+import { Rng } from '../dataplane/lib/rng.ts';
+import { ReplayControl, runReplay } from './replay-core.ts';
+
+type Result = { packets: number; bytes: number; extra?: Record<string, number | string> };
+
+function read(file: string): Result {
+  const r = openCapture(file);
+  let packets = 0;
+  let bytes = 0;
+  for (let rec = r.next(); rec; rec = r.next()) {
+    packets++;
+    bytes += rec.data.length;
+  }
+  r.close();
+  return { packets, bytes };
+}
+
+function decode(file: string): Result {
+  const r = openCapture(file);
+  const loc: L3Location = { l3Offset: 0, ethertype: 0, reason: '' };
+  const v = new Ipv4View();
+  let packets = 0;
+  let bytes = 0;
+  let l4 = 0;
+  for (let rec = r.next(); rec; rec = r.next()) {
+    packets++;
+    bytes += rec.data.length;
+    if (decodeLinkType(rec, loc) && loc.ethertype === 0x0800 && v.parse(rec.data, loc.l3Offset) === 0 && v.l4Off >= 0) l4 += v.sport & 1;
+  }
+  r.close();
+  return { packets, bytes, extra: { checksum: l4 } };
+}
+
+function readWrite(file: string, out: string, format: string): Result {
+  const r = openCapture(file);
+  const w = format === 'pcapng' ? createPcapngWriter(out) : createPcapWriter(out, { resolution: 'us' });
+  const ifId = w.addInterface({ name: 'eth0', linkType: r.info.interfaces[0]?.linkType ?? 1, resolution: 'us' });
+  let packets = 0;
+  let bytes = 0;
+  for (let rec = r.next(); rec; rec = r.next()) {
+    packets++;
+    bytes += rec.data.length;
+    w.writePacket(ifId, rec.tsSec, rec.tsNsec, rec.data, { origLen: rec.origLen });
+  }
+  w.close();
+  r.close();
+  return { packets, bytes };
+}
+
+async function replay(file: string, outDir: string | undefined, dash: boolean): Promise<Result> {
+  let stop: (() => void) | undefined;
+  const res = await runReplay({
+    input: file,
+    outDir,
+    progress: false,
+    // As `replay --dash` does: a live control makes the loop yield so the screen can render.
+    control: dash ? new ReplayControl() : undefined,
+    recordJourney: dash,
+    onEvent: dash ? () => {} : undefined,
+    onStart: dash
+      ? (run) => {
+          void import('../dashboards/dashboard.ts').then(({ startDashboard }) => {
+            const output = Object.assign(new PassThrough(), { columns: 160, rows: 48, isTTY: true });
+            output.resume();
+            const d = startDashboard({
+              getSnapshot: () => run.snapshot(),
+              controls: { pause() {}, resume() {}, step() {}, faster() {}, slower() {}, quit() {}, journey: () => [] },
+              input: new PassThrough(),
+              output,
+              cols: 160,
+              rows: 48,
+            });
+            stop = () => d.stop();
+          });
+        }
+      : undefined,
+  });
+  stop?.();
+  const c = res.summary.conservation;
+  return { packets: c.input, bytes: 0, extra: { delivered: c.delivered, sent: c.sent, dropped: c.dropped, ignored: c.ignored } };
+}
+
+/** New connections per second through CT create + SNAT with `live` flows kept live. */
+function newConnections(live: number, total: number): Result {
+  const ct = new Conntrack(ctOptionsFor('1.17'), '1.17');
+  const nat = new NatTable(524288, '1.17');
+  const rng = new Rng(1);
+  const out = newSnatResult();
+  const target = { addr: 0xac120003, minPort: 32768, maxPort: 65535, needsCt: true, fromEndpoint: false };
+  const pod = (i: number) => (0x0a000000 | (i % 4000)) >>> 0;
+  const t0 = performance.now();
+  let failures = 0;
+  for (let i = 0; i < total; i++) {
+    const saddr = pod(i);
+    const sport = 1024 + ((i / 4000) | 0) % 60000;
+    const daddr = (0x01010100 | (i % 7)) >>> 0;
+    if (i >= live) {
+      const j = i - live;
+      nat.deleteMapping4(IPPROTO_TCP, pod(j), (0x01010100 | (j % 7)) >>> 0, 1024 + ((j / 4000) | 0) % 60000, 443);
+    }
+    ct.create4(IPPROTO_TCP, saddr, daddr, sport, 443, CT_EGRESS, 0x02, 60, i / 1e5, 256);
+    if (nat.snatV4Nat(IPPROTO_TCP, saddr, daddr, sport, 443, target, i / 1e5, rng, out) !== 0) failures++;
+  }
+  const s = (performance.now() - t0) / 1000;
+  return { packets: total, bytes: 0, extra: { connsPerSec: Math.round(total / s), failures, liveFlows: live } };
+}
+
+const [job, ...args] = process.argv.slice(2);
+let result: Result;
+switch (job) {
+  case 'read': result = read(args[0]!); break;
+  case 'decode': result = decode(args[0]!); break;
+  case 'readwrite': result = readWrite(args[0]!, args[1]!, args[2] ?? 'pcap'); break;
+  case 'dataplane': result = await replay(args[0]!, undefined, false); break;
+  case 'replay': result = await replay(args[0]!, args[1]!, false); break;
+  case 'replay-dash': result = await replay(args[0]!, undefined, true); break;
+  case 'newconn': result = newConnections(Number(args[0] ?? 100_000), Number(args[1] ?? 1_000_000)); break;
+  case 'state': {
+    const m = stateBytesPerFlow(Number(args[0] ?? 1_000_000));
+    result = { packets: 0, bytes: 0, extra: m as unknown as Record<string, number> };
+    break;
+  }
+  default:
+    process.stderr.write(`bench-job: unknown job '${job}'\n`);
+    process.exit(2);
+}
+process.stdout.write(JSON.stringify(result) + '\n');

@@ -1,0 +1,166 @@
+/**
+ * @module tools/bench
+ * `npm run bench`: generates the 1M-packet mixed capture (seeded), then times every job as
+ * a whole process (start-up included, as shared/design/performance.md measures the peers)
+ * with /usr/bin/time for peak RSS, beside editcap, tshark and tcprewrite where installed.
+ * Each job runs --runs times interleaved with its peer (A B A B ...), and ratios are taken
+ * pair by pair so drift of a noisy machine cancels out. Writes bench-out/results.md.
+ *
+ * Options: --packets N (1000000), --flows N (60000), --runs N (3), --only job,job
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runSynth } from './synth.ts';
+
+const { values } = parseArgs({
+  options: {
+    packets: { type: 'string' },
+    flows: { type: 'string' },
+    runs: { type: 'string' },
+    only: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const PACKETS = Number(values.packets ?? 1_000_000);
+const FLOWS = Number(values.flows ?? 60_000);
+const RUNS = Number(values.runs ?? 3);
+const OUT = resolve(values.out ?? 'bench-out');
+const ONLY = values.only ? new Set(values.only.split(',')) : undefined;
+mkdirSync(OUT, { recursive: true });
+
+const TIME = '/usr/bin/time';
+const hasTime = existsSync(TIME);
+const NODE_JOB = [process.execPath, '--import', 'tsx', resolve('tools/bench-job.ts')];
+const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+interface Run {
+  wall: number;
+  rssMiB: number;
+  stdout: string;
+}
+
+function runOnce(argv: string[]): Run {
+  const timeFile = join(OUT, 'time.txt');
+  const cmd = hasTime ? [TIME, '-f', '%e %M', '-o', timeFile, ...argv] : argv;
+  const t0 = performance.now();
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const wall = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+  let rssMiB = NaN;
+  if (hasTime) {
+    const [, rss] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).slice(-2);
+    rssMiB = Number(rss) / 1024;
+  }
+  return { wall, rssMiB, stdout: r.stdout };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+interface Row {
+  tool: string;
+  job: string;
+  walls: number[];
+  rss: number;
+  packets: number;
+  extra?: string;
+}
+const rows: Row[] = [];
+const ratios: string[] = [];
+
+/** Runs A (ours) and optionally B (a peer) interleaved; records both and the paired ratio. */
+function measure(name: string, a: string[], peer?: { name: string; argv: string[] }, packets = PACKETS): Run {
+  if (ONLY && !ONLY.has(name)) return { wall: NaN, rssMiB: NaN, stdout: '{}' };
+  const aw: number[] = [];
+  const bw: number[] = [];
+  let ar = 0;
+  let br = 0;
+  let last: Run = { wall: 0, rssMiB: 0, stdout: '' };
+  runOnce(a); // warm-up (page cache, tsx compile cache)
+  if (peer) runOnce(peer.argv);
+  for (let i = 0; i < RUNS; i++) {
+    last = runOnce(a);
+    aw.push(last.wall);
+    ar = Math.max(ar, last.rssMiB);
+    if (peer) {
+      const p = runOnce(peer.argv);
+      bw.push(p.wall);
+      br = Math.max(br, p.rssMiB);
+    }
+  }
+  let extra: string | undefined;
+  try {
+    const j = JSON.parse(last.stdout.trim().split('\n').pop() ?? '{}') as { extra?: Record<string, unknown> };
+    if (j.extra) extra = Object.entries(j.extra).map(([k, v]) => `${k}=${v}`).join(' ');
+  } catch {
+    /* peers print nothing parseable */
+  }
+  rows.push({ tool: 'egresslab', job: name, walls: aw, rss: ar, packets, extra });
+  if (peer) {
+    rows.push({ tool: peer.name.split(' ')[0]!, job: peer.name, walls: bw, rss: br, packets });
+    const pr = aw.map((w, i) => w / bw[i]!);
+    ratios.push(`- ${name} / ${peer.name}: **${median(pr).toFixed(2)}** [${Math.min(...pr).toFixed(2)}–${Math.max(...pr).toFixed(2)}] (wall time; below 1 means egresslab is faster)`);
+  }
+  process.stderr.write(`  ${name}: median ${median(aw).toFixed(3)} s\n`);
+  return last;
+}
+
+// --- input ---------------------------------------------------------------------------
+const input = join(OUT, `mix-${PACKETS}-${FLOWS}.pcap`);
+if (!existsSync(input)) {
+  process.stderr.write(`generating ${input} (${PACKETS} packets, ${FLOWS} flows, seed 1)...\n`);
+  runSynth({ scenario: 'mix', out: input, packets: PACKETS, flows: FLOWS, seed: 1 });
+}
+const inputBytes = statSync(input).size;
+const pcapng = join(OUT, `mix-${PACKETS}-${FLOWS}.pcapng`);
+if (!existsSync(pcapng)) runOnce([...NODE_JOB, 'readwrite', input, pcapng, 'pcapng']);
+process.stderr.write(`input: ${input}, ${(inputBytes / 1e6).toFixed(1)} MB; ${RUNS} runs per job after a warm-up\n`);
+
+// --- capture I/O (issue 2) -------------------------------------------------------------
+measure('read', [...NODE_JOB, 'read', input]);
+measure('read+decode to L4', [...NODE_JOB, 'decode', input], have('editcap') ? { name: 'editcap in /dev/null', argv: ['editcap', input, '/dev/null'] } : undefined);
+measure('read+write pcap', [...NODE_JOB, 'readwrite', input, join(OUT, 'rw.pcap')], have('tshark') ? { name: 'tshark -r -F pcap -w', argv: ['tshark', '-r', input, '-F', 'pcap', '-w', join(OUT, 'rw-tshark.pcap')] } : undefined);
+
+// --- dataplane (issue 3) ---------------------------------------------------------------
+measure('dataplane (replay, no output)', [...NODE_JOB, 'dataplane', input]);
+measure('new connections, 100k live', [...NODE_JOB, 'newconn', '100000', '1000000'], undefined, 1_000_000);
+measure('CT+NAT state, 1M flows', [...NODE_JOB, 'state', '1000000'], undefined, 0);
+
+// --- whole replay with every hop capture written (issue 4) --------------------------------
+const replayOut = join(OUT, 'replay');
+rmSync(replayOut, { recursive: true, force: true });
+measure(
+  'replay, all hop captures written',
+  [...NODE_JOB, 'replay', input, replayOut],
+  have('tcprewrite') ? { name: 'tcprewrite --srcipmap --fixcsum', argv: ['tcprewrite', `--infile=${input}`, `--outfile=${join(OUT, 'tcprw.pcap')}`, '--srcipmap=10.0.0.0/8:172.18.0.3/32', '--fixcsum'] } : undefined,
+);
+
+// --- diff (issue 5): two 1M captures, same content, different containers ---------------
+measure('diff pcap vs pcapng', ['node', 'tools/bin.mjs', 'diff', input, pcapng], { name: 'egresslab read (both files)', argv: ['sh', '-c', `${NODE_JOB.join(' ')} read ${input} && ${NODE_JOB.join(' ')} read ${pcapng}`] });
+
+// --- dashboard cost (issue 6) --------------------------------------------------------
+measure('replay with live dashboard', [...NODE_JOB, 'replay-dash', input], { name: 'replay without dashboard', argv: [...NODE_JOB, 'dataplane', input] });
+
+// --- report --------------------------------------------------------------------------
+const lines = [
+  `Input: ${PACKETS} packets, ${FLOWS} flows, ${(inputBytes / 1e6).toFixed(1)} MB (egresslab synth mix --seed 1). Node ${process.version}. ${RUNS} runs after a warm-up; whole-process wall time including start-up; peak RSS from /usr/bin/time.`,
+  '',
+  '| tool | job | median wall s [min–max] | packets/s | MB/s | peak RSS MiB | notes |',
+  '| --- | --- | --- | --- | --- | --- | --- |',
+  ...rows.map((r) => {
+    const m = median(r.walls);
+    const pps = r.packets ? `${(r.packets / m / 1e6).toFixed(2)} M` : '–';
+    const mbs = r.packets === PACKETS ? (inputBytes / 1e6 / m).toFixed(0) : '–';
+    return `| ${r.tool} | ${r.job} | ${m.toFixed(3)} [${Math.min(...r.walls).toFixed(3)}–${Math.max(...r.walls).toFixed(3)}] | ${pps} | ${mbs} | ${r.rss.toFixed(0)} | ${r.extra ?? ''} |`;
+  }),
+  '',
+  'Paired ratios (median [min–max] of per-pair ratios):',
+  ...ratios,
+];
+const text = lines.join('\n') + '\n';
+writeFileSync(join(OUT, 'results.md'), text);
+process.stdout.write(text);

@@ -1,0 +1,56 @@
+/**
+ * @module tools/journey
+ * A packet's or a flow's way through the dataplane as text, hop by hop, in the order the
+ * seed walks it: program and observation point, the Cilium functions, each map lookup with
+ * its key and result, each rewrite, and the verdict. Shared by `explain` and the
+ * dashboard's journey view.
+ */
+import type { FlowEvent } from '../traces/events.ts';
+
+function l4Text(ev: FlowEvent): { sport: string; dport: string; proto: string; extra: string } {
+  const l4 = ev.flow.l4;
+  if (!l4) return { sport: '', dport: '', proto: '', extra: '' };
+  if ('TCP' in l4) {
+    const flags = Object.keys(l4.TCP.flags ?? {}).join(',');
+    return { sport: `:${l4.TCP.source_port}`, dport: `:${l4.TCP.destination_port}`, proto: 'TCP', extra: flags ? ` [${flags}]` : '' };
+  }
+  if ('UDP' in l4) return { sport: `:${l4.UDP.source_port}`, dport: `:${l4.UDP.destination_port}`, proto: 'UDP', extra: '' };
+  if ('ICMPv4' in l4) return { sport: '', dport: '', proto: 'ICMP', extra: ` type ${l4.ICMPv4.type} code ${l4.ICMPv4.code}` };
+  return { sport: '', dport: '', proto: 'ICMPv6', extra: ` type ${l4.ICMPv6.type} code ${l4.ICMPv6.code}` };
+}
+
+/** One line naming a packet as it was at an event: `10.0.1.209:40000 -> 172.18.0.7:80 TCP [SYN]`. */
+export function eventTuple(ev: FlowEvent): string {
+  const t = l4Text(ev);
+  return `${ev.flow.IP.source}${t.sport} -> ${ev.flow.IP.destination}${t.dport} ${t.proto}${t.extra}`;
+}
+
+/** Lines for a list of events (one packet, or every packet of a flow), grouped by input packet. */
+export function formatJourney(events: readonly FlowEvent[]): string[] {
+  const lines: string[] = [];
+  let lastPacket = '';
+  let hop = 0;
+  for (const ev of events) {
+    const x = ev.egresslab;
+    if (x.packet_id !== lastPacket) {
+      lastPacket = x.packet_id;
+      hop = 0;
+      if (lines.length) lines.push('');
+      const origin = x.input_index >= 0 ? `input packet ${x.input_index}` : 'generated packet';
+      lines.push(`${origin}  ${ev.time}  ${eventTuple(ev)}${ev.flow.is_reply ? '  (reply)' : ''}`);
+    }
+    hop++;
+    const point = ev.flow.trace_observation_point ?? (ev.flow.verdict === 'DROPPED' ? 'DROP' : '');
+    lines.push(`  ${String(hop).padStart(2)}. ${ev.node_name}  ${x.device}  ${x.program}  ${point}`);
+    for (const f of x.functions ?? []) lines.push(`        ${f}`);
+    for (const l of x.lookups ?? []) lines.push(`        lookup ${l.map} [${l.key}] -> ${l.result}`);
+    if (x.snat) {
+      const c = x.snat.candidates.join(', ');
+      lines.push(`        snat_v4_new_mapping (${x.snat.allocator}): candidates ${c || '-'}; retries ${x.snat.retries}${x.snat.chosen !== undefined ? `; chosen ${x.snat.chosen}` : '; none free'}`);
+    }
+    for (const r of x.rewrites ?? []) lines.push(`        rewrite ${r}`);
+    const drop = ev.flow.verdict === 'DROPPED' ? ` ${ev.flow.drop_reason} ${ev.flow.drop_reason_desc ?? ''}` : '';
+    lines.push(`        verdict ${ev.flow.verdict}${drop}  now ${eventTuple(ev)}${ev.flow.IP.source_xlated ? `  (source_xlated ${ev.flow.IP.source_xlated})` : ''}`);
+  }
+  return lines;
+}

@@ -1,0 +1,381 @@
+/**
+ * @module tools/replay-core
+ * The replay job without the command line: read a capture as a stream, hand each record to
+ * the dataplane, write what every observation device saw (one pcapng per node, or one pcap
+ * per node and device), the flow-event log and `summary.json`. `replay`, `npm start`, the
+ * golden tests, `explain` and the benchmark all run through here.
+ */
+import { mkdirSync, closeSync, openSync, writeSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
+import { CaptureError, ConfigError } from '../traces/errors.ts';
+import { decodeLinkType, openCapture, type L3Location } from '../traces/open.ts';
+import { createPcapWriter } from '../traces/pcap-writer.ts';
+import { createPcapngWriter } from '../traces/pcapng-writer.ts';
+import {
+  DIRECTION_INBOUND,
+  DIRECTION_OUTBOUND,
+  LINKTYPE_ETHERNET,
+  type CaptureReader,
+  type CaptureWriter,
+} from '../traces/record.ts';
+import { formatFlowEvent, type FlowEvent } from '../traces/events.ts';
+import type { StatsSnapshot, Summary } from '../traces/stats.ts';
+import { labTopology, loadTopology, type Topology } from '../dataplane/cluster/topology.ts';
+import {
+  loadPolicies,
+  policiesSelectingNothing,
+  profileForPolicies,
+  type EgressPolicy,
+  type Profile,
+} from '../dataplane/cluster/policy.ts';
+import { formatBpftoolDump } from '../dataplane/lib/egress-gateway.ts';
+import { Dataplane, type Hop } from '../dataplane/engine.ts';
+
+export interface ReplayOptions {
+  /** Capture path, or '-' for stdin. */
+  input: string;
+  /** Topology YAML. @default the built-in lab */
+  topology?: string;
+  /** Policy YAML files. @default none (the lab's "before") */
+  policies?: string[];
+  /** Already-loaded policies (used by `npm start` for the built-in lab policy). */
+  policyObjects?: EgressPolicy[];
+  /** Datapath profile. @default from the policy kind; '1.10' (the seed's) without policies */
+  datapath?: Profile;
+  /** @default 1 */
+  seed?: number;
+  /** Output folder; nothing is written when absent. */
+  outDir?: string;
+  /** @default 'pcapng' */
+  format?: 'pcapng' | 'pcap';
+  /** Flow-event log (JSON lines) path. */
+  events?: string;
+  /** SNAT port allocator: cilium (the profile's), linux, linux-random-fully. */
+  allocator?: string;
+  /** Pace by capture time (1 = real time); undefined = top speed. */
+  speed?: number;
+  /** Write `maps/<node>.txt` (egress map, NAT and CT tables) at the end. */
+  dumpMaps?: boolean;
+  /** CT garbage collection interval in seconds of capture time. @default 300 */
+  gcInterval?: number;
+  /** Progress line on stderr (only when stderr is a terminal). @default true */
+  progress?: boolean;
+  /** Keep per-hop journeys (map lookups, SNAT candidates) in the events. */
+  recordJourney?: boolean;
+  /** Extra event consumer (explain, the dashboard's event strip). */
+  onEvent?: (ev: FlowEvent) => void;
+  /** Live control (the dashboard): pause, step, speed. */
+  control?: ReplayControl;
+  /** Called once the dataplane exists (the dashboard reads snapshots through it). */
+  onStart?: (run: ReplayRun) => void;
+}
+
+/** What a live consumer may ask of a running replay. */
+export class ReplayControl {
+  paused = false;
+  quit = false;
+  private steps = 0;
+  /** Packets per second of capture time multiplier; undefined = top speed. */
+  speed: number | undefined;
+  constructor(speed?: number) {
+    this.speed = speed;
+  }
+  step(): void {
+    this.steps++;
+  }
+  /** Consumes one step if one was asked for. */
+  takeStep(): boolean {
+    if (this.steps === 0) return false;
+    this.steps--;
+    return true;
+  }
+}
+
+/** A running replay, as the dashboard sees it. */
+export interface ReplayRun {
+  readonly dataplane: Dataplane;
+  snapshot(): StatsSnapshot;
+}
+
+export interface ReplayResult {
+  summary: Summary;
+  /** 0 ok; 2 when the capture failed mid-way (everything before it was replayed and written). */
+  exitCode: number;
+  /** The capture error, if the input ended in one. */
+  error?: CaptureError;
+  dataplane: Dataplane;
+}
+
+/** Loads topology and policies and checks them together; ConfigError on any problem. */
+export function loadScenario(o: Pick<ReplayOptions, 'topology' | 'policies' | 'policyObjects' | 'datapath'>): {
+  topology: Topology;
+  policies: EgressPolicy[];
+  profile: Profile;
+} {
+  const topology = o.topology ? loadTopology(o.topology) : labTopology();
+  const policies = [...(o.policyObjects ?? []), ...(o.policies ?? []).flatMap((f) => loadPolicies(f))];
+  const idle = policiesSelectingNothing(topology, policies);
+  if (idle.length > 0) {
+    const p = policies.find((x) => x.name === idle[0])!;
+    throw new ConfigError(p.file, p.line, 'spec', `policy '${p.name}' selects no endpoint of topology ${topology.file}`);
+  }
+  const profile = o.datapath ?? (policies.length > 0 ? profileForPolicies(policies) : '1.10');
+  return { topology, policies, profile };
+}
+
+/** Buffered append-only text file, written to a temporary name and renamed when complete. */
+class LineFile {
+  private readonly fd: number;
+  private readonly tmp: string;
+  private parts: string[] = [];
+  private size = 0;
+  constructor(readonly path: string) {
+    this.tmp = `${path}.tmp-${process.pid}`;
+    this.fd = openSync(this.tmp, 'w');
+  }
+  line(s: string): void {
+    this.parts.push(s, '\n');
+    this.size += s.length + 1;
+    if (this.size > 1 << 20) this.flush();
+  }
+  private flush(): void {
+    if (this.parts.length) writeSync(this.fd, this.parts.join(''));
+    this.parts = [];
+    this.size = 0;
+  }
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+    renameSync(this.tmp, this.path);
+  }
+}
+
+/** Output captures, created on first use so a device that saw nothing leaves no file (pcap) or an empty interface (pcapng). */
+class HopWriters {
+  private readonly perNode = new Map<string, { writer: CaptureWriter; ifIds: Map<string, number> }>();
+  private readonly perDevice = new Map<string, CaptureWriter>();
+  readonly files: string[] = [];
+  constructor(
+    private readonly outDir: string,
+    private readonly format: 'pcapng' | 'pcap',
+    private readonly resolution: 'us' | 'ns',
+    private readonly dp: Dataplane,
+  ) {}
+
+  write(h: Hop): void {
+    const direction = h.direction === 'in' ? DIRECTION_INBOUND : DIRECTION_OUTBOUND;
+    if (this.format === 'pcapng') {
+      let n = this.perNode.get(h.node);
+      if (!n) {
+        const file = `${h.node}.pcapng`;
+        const writer = createPcapngWriter(join(this.outDir, file), { comment: `egresslab replay: node ${h.node}` });
+        const ifIds = new Map<string, number>();
+        // Every observation device of the node gets an interface up front, in a fixed order.
+        for (const d of this.dp.devices(h.node)) {
+          ifIds.set(d.name, writer.addInterface({ name: `${h.node}/${d.name}`, description: d.kind, linkType: LINKTYPE_ETHERNET, resolution: this.resolution }));
+        }
+        n = { writer, ifIds };
+        this.perNode.set(h.node, n);
+        this.files.push(file);
+      }
+      let id = n.ifIds.get(h.device);
+      if (id === undefined) {
+        id = n.writer.addInterface({ name: `${h.node}/${h.device}`, linkType: LINKTYPE_ETHERNET, resolution: this.resolution });
+        n.ifIds.set(h.device, id);
+      }
+      n.writer.writePacket(id, h.tsSec, h.tsNsec, h.frame, { comment: h.comment, direction });
+    } else {
+      const key = `${h.node}/${h.device}`;
+      let w = this.perDevice.get(key);
+      if (!w) {
+        mkdirSync(join(this.outDir, h.node), { recursive: true });
+        const file = `${h.node}/${h.device}.pcap`;
+        w = createPcapWriter(join(this.outDir, file), { resolution: this.resolution, linkType: LINKTYPE_ETHERNET });
+        w.addInterface({ name: key, linkType: LINKTYPE_ETHERNET });
+        this.perDevice.set(key, w);
+        this.files.push(file);
+      }
+      w.writePacket(0, h.tsSec, h.tsNsec, h.frame);
+    }
+  }
+
+  close(): void {
+    for (const n of this.perNode.values()) n.writer.close();
+    for (const w of this.perDevice.values()) w.close();
+    this.files.sort();
+  }
+
+  abort(): void {
+    for (const n of this.perNode.values()) n.writer.abort();
+    for (const w of this.perDevice.values()) w.abort();
+  }
+}
+
+function formatRate(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : `${Math.round(n)}`;
+}
+
+/** Runs a replay to the end of the input. ConfigError/UsageError propagate (exit 2, nothing written). */
+export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
+  const { topology, policies, profile } = loadScenario(o);
+  const seed = o.seed ?? 1;
+  const reader: CaptureReader = openCapture(o.input);
+  const inputName = o.input === '-' ? '-' : o.input;
+  const nsInput = reader.info.interfaces.some((i) => i.tsresol.base === 10 ? i.tsresol.exp > 6 : i.tsresol.exp > 20);
+  const resolution = nsInput ? 'ns' : 'us';
+
+  let hopWriters: HopWriters | undefined;
+  let events: LineFile | undefined;
+  const onEvent = o.onEvent;
+  const dp: Dataplane = new Dataplane({
+    topology,
+    policies,
+    profile,
+    seed,
+    allocator: o.allocator,
+    gcInterval: o.gcInterval,
+    recordJourney: o.recordJourney,
+    observer: {
+      hop: o.outDir ? (h) => hopWriters!.write(h) : undefined,
+      event: o.events || onEvent ? (ev) => {
+        events?.line(formatFlowEvent(ev));
+        onEvent?.(ev);
+      } : undefined,
+    },
+  });
+  if (o.outDir) {
+    mkdirSync(o.outDir, { recursive: true });
+    hopWriters = new HopWriters(o.outDir, o.format ?? 'pcapng', resolution, dp);
+  }
+  if (o.events) events = new LineFile(o.events);
+
+  const control = o.control ?? (o.speed !== undefined ? new ReplayControl(o.speed) : undefined);
+  const showProgress = o.progress !== false && process.stderr.isTTY === true;
+  const started = performance.now();
+  let packets = 0;
+  let pps = 0;
+  let lastReport = started;
+  let lastPackets = 0;
+  let captureStart: number | undefined;
+  let wallStart = started;
+  let drops = 0;
+
+  const snapshot = (): StatsSnapshot => {
+    const s = dp.snapshot();
+    return {
+      ...s,
+      input: inputName,
+      progress: reader.size ? reader.position / reader.size : undefined,
+      pps,
+      paused: control?.paused ?? false,
+      finished,
+    };
+  };
+  let finished = false;
+  o.onStart?.({ dataplane: dp, snapshot });
+
+  const loc: L3Location = { l3Offset: 0, ethertype: 0, reason: '' };
+  let error: CaptureError | undefined;
+  try {
+    for (;;) {
+      if (control) {
+        if (control.quit) break;
+        if (control.paused && !control.takeStep()) {
+          await sleep(20);
+          continue;
+        }
+      }
+      const rec = reader.next();
+      if (rec === null) break;
+      packets++;
+      if (control?.speed !== undefined) {
+        // Anchored to the first packet (tcpreplay's drift fix): deadlines never accumulate error.
+        const t = rec.tsSec + rec.tsNsec / 1e9;
+        if (captureStart === undefined) {
+          captureStart = t;
+          wallStart = performance.now();
+        }
+        const due = wallStart + ((t - captureStart) / control.speed) * 1000;
+        const wait = due - performance.now();
+        if (wait > 1) await sleep(Math.min(wait, 1000));
+      } else if (control && (packets & 255) === 0) {
+        await yieldToLoop();
+      }
+      if (decodeLinkType(rec, loc)) {
+        dp.inject(rec.data, loc.l3Offset, rec.tsSec, rec.tsNsec, rec.index);
+      } else {
+        dp.ignore(loc.reason);
+      }
+      if ((packets & 4095) === 0) {
+        const now = performance.now();
+        if (now - lastReport >= 500) {
+          pps = ((packets - lastPackets) * 1000) / (now - lastReport);
+          lastReport = now;
+          lastPackets = packets;
+          if (showProgress) {
+            drops = dp.summary().conservation.dropped;
+            const pos = reader.size ? `${((100 * reader.position) / reader.size).toFixed(1)}%` : `${reader.position} bytes`;
+            process.stderr.write(`\r${pos}  ${packets} packets  ${formatRate(pps)} pkt/s  ${drops} dropped   `);
+          }
+        }
+      }
+    }
+  } catch (err) {
+    if (err instanceof CaptureError) error = err;
+    else {
+      hopWriters?.abort();
+      throw err;
+    }
+  } finally {
+    reader.close();
+  }
+  dp.finish();
+  finished = true;
+  if (showProgress) process.stderr.write('\r\x1b[K');
+
+  const outputs: string[] = [];
+  hopWriters?.close();
+  if (hopWriters) outputs.push(...hopWriters.files);
+  events?.close();
+  if (o.outDir && o.dumpMaps) {
+    mkdirSync(join(o.outDir, 'maps'), { recursive: true });
+    for (const node of dp.nodeNames()) {
+      const file = `maps/${node}.txt`;
+      writeText(join(o.outDir, file), formatMapsDump(dp, node, profile));
+      outputs.push(file);
+    }
+  }
+  const { tool, ...counters } = dp.summary();
+  const summary: Summary = { tool, input: inputName, ...counters, outputs: [...outputs, ...(o.outDir ? ['summary.json'] : [])] };
+  if (o.outDir) writeText(join(o.outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  return { summary, exitCode: error ? 2 : 0, error, dataplane: dp };
+}
+
+/** Text of `maps/<node>.txt`: the three tables in the CLI formats of the profile's Cilium. */
+export function formatMapsDump(dp: Dataplane, node: string, profile: Profile): string {
+  const now = dp.clock();
+  const egress = dp.egressMap(node);
+  return [
+    `# ${node}: bpftool map dump pinned /sys/fs/bpf/tc/globals/${egress.name}`,
+    formatBpftoolDump(egress),
+    `# ${node}: cilium bpf nat list`,
+    dp.natTable(node).format(now, profile),
+    `# ${node}: cilium bpf ct list global`,
+    dp.conntrack(node).format(now, profile),
+    '',
+  ].join('\n');
+}
+
+function writeText(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    const fd = openSync(tmp, 'w');
+    writeSync(fd, text);
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * @module tools/replay
+ * `egresslab replay <capture|->`: the capture through the modelled dataplane, out as
+ * hop-by-hop captures, flow events and summary.json.
+ */
+import type { Subcommand } from './cli.ts';
+import { numberFlag, oneOf, parseFlags } from './args.ts';
+import { UsageError } from '../traces/errors.ts';
+import type { FlowEvent } from '../traces/events.ts';
+import { SCENARIO_FLAGS, SCENARIO_USAGE, scenarioOptions } from './replay-flags.ts';
+import { ReplayControl, runReplay, type ReplayRun } from './replay-core.ts';
+import { formatJourney } from './journey.ts';
+
+const USAGE = `usage: egresslab replay <capture|-> [options]
+
+Replays a client-side capture (pcap or pcapng; '-' reads stdin, e.g. tcpdump -w - | ...)
+through the modelled egress-gateway dataplane.
+
+what to replay through:
+${SCENARIO_USAGE}
+
+outputs:
+  --out DIR           write per-node captures, summary.json (and maps/ with --dump-maps)
+  --format F          pcapng (one file per node, an interface per device) | pcap (one file
+                      per node/device)                    (default pcapng)
+  --events FILE       flow events, one JSON object per line (Hubble field names)
+  --dump-maps         write maps/<node>.txt: egress map, NAT and CT tables in Cilium's formats
+  --journey           record map lookups and SNAT candidates in the events (slower)
+
+pacing:
+  --speed X           pace by capture time, X times real time (0.5 = half speed)
+  --topspeed          as fast as possible (the default for files)
+  --dash              show the terminal dashboard while replaying
+
+Exit codes: 0 ok; 2 usage or input error (a capture that fails mid-way is replayed and
+written up to the failure, then exits 2 naming the byte offset).`;
+
+const replay: Subcommand = {
+  summary: 'replay a capture through the egress-gateway dataplane; write hop captures, events, summary',
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      ...SCENARIO_FLAGS,
+      out: { type: 'string' },
+      format: { type: 'string' },
+      events: { type: 'string' },
+      'dump-maps': { type: 'boolean' },
+      journey: { type: 'boolean' },
+      speed: { type: 'string' },
+      topspeed: { type: 'boolean' },
+      dash: { type: 'boolean' },
+    });
+    if (positionals.length !== 1) throw new UsageError('expected exactly one capture (a path or -)');
+    if (values.speed !== undefined && values.topspeed) throw new UsageError('--speed and --topspeed exclude each other');
+    const speed = values.topspeed ? undefined : values.speed === undefined ? undefined : numberFlag('speed', values.speed, 1);
+    const format = oneOf('format', values.format, ['pcapng', 'pcap'] as const, 'pcapng');
+    if (values['dump-maps'] && !values.out) throw new UsageError('--dump-maps needs --out DIR');
+
+    let stopDash: (() => void) | undefined;
+    let control: ReplayControl | undefined;
+    let onStart: ((run: ReplayRun) => void) | undefined;
+    let onEvent: ((ev: FlowEvent) => void) | undefined;
+    if (values.dash) {
+      const { startDashboard } = await import('../dashboards/dashboard.ts');
+      control = new ReplayControl(speed);
+      const ctl = control;
+      // The journey view needs the events of a flow; keep the latest ones, bounded.
+      const byFlow = new Map<string, FlowEvent[]>();
+      const MAX_FLOWS = 20_000;
+      onEvent = (ev) => {
+        let list = byFlow.get(ev.egresslab.flow_id);
+        if (!list) {
+          if (byFlow.size >= MAX_FLOWS) byFlow.delete(byFlow.keys().next().value!);
+          list = [];
+          byFlow.set(ev.egresslab.flow_id, list);
+        }
+        if (list.length < 200) list.push(ev);
+      };
+      onStart = (run) => {
+        const dash = startDashboard({
+          getSnapshot: () => run.snapshot(),
+          controls: {
+            pause: () => (ctl.paused = true),
+            resume: () => (ctl.paused = false),
+            step: () => ctl.step(),
+            faster: () => (ctl.speed = ctl.speed === undefined ? undefined : ctl.speed * 2),
+            slower: () => (ctl.speed = (ctl.speed ?? 1e6) / 2),
+            quit: () => {
+              ctl.quit = true;
+            },
+            journey: (flowId) => formatJourney(byFlow.get(flowId) ?? []),
+          },
+        });
+        stopDash = () => dash.stop();
+      };
+    }
+    const res = await runReplay({
+      input: positionals[0]!,
+      ...scenarioOptions(values),
+      outDir: values.out,
+      format,
+      events: values.events,
+      speed,
+      dumpMaps: values['dump-maps'],
+      recordJourney: values.journey || values.dash,
+      control,
+      onStart,
+      onEvent,
+    });
+    if (stopDash) {
+      // Leave the final state on screen until the user quits.
+      while (control && !control.quit) await new Promise((r) => setTimeout(r, 50));
+      stopDash();
+    }
+    const c = res.summary.conservation;
+    process.stdout.write(
+      `${res.summary.input}: ${c.input} packets in (${c.generated} generated by hosts): ${c.delivered} delivered, ${c.sent} sent, ${c.dropped} dropped, ${c.ignored} ignored\n`,
+    );
+    for (const d of res.summary.dropsByReason) process.stdout.write(`  dropped ${d.count} x ${d.code} ${d.text}\n`);
+    for (const [reason, n] of Object.entries(res.summary.ignoredByReason)) process.stdout.write(`  ignored ${n} x ${reason}\n`);
+    if (values.out) process.stdout.write(`outputs in ${values.out}: ${res.summary.outputs.join(', ')}\n`);
+    if (res.error) {
+      process.stderr.write(`egresslab replay: ${res.error.message}\n`);
+      process.stderr.write('everything before that offset was replayed and written\n');
+    }
+    return res.exitCode;
+  },
+};
+export default replay;
