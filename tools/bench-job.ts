@@ -95,7 +95,8 @@ async function replay(file: string, outDir: string | undefined, dash: boolean): 
 
 /** New connections per second through CT create + SNAT with `live` flows kept live. */
 function newConnections(live: number, total: number): Result {
-  const ct = new Conntrack(ctOptionsFor('1.17'), '1.17');
+  // CT sized for the live set: older flows fall out by LRU eviction, as in a busy agent.
+  const ct = new Conntrack(ctOptionsFor('1.17', { maxTcp: 131072 }), '1.17');
   const nat = new NatTable(524288, '1.17');
   const rng = new Rng(1);
   const out = newSnatResult();
@@ -106,10 +107,10 @@ function newConnections(live: number, total: number): Result {
   for (let i = 0; i < total; i++) {
     const saddr = pod(i);
     const sport = 1024 + ((i / 4000) | 0) % 60000;
-    const daddr = (0x01010100 | (i % 7)) >>> 0;
+    const daddr = (0x01010000 | (i % 4096)) >>> 0;
     if (i >= live) {
       const j = i - live;
-      nat.deleteMapping4(IPPROTO_TCP, pod(j), (0x01010100 | (j % 7)) >>> 0, 1024 + ((j / 4000) | 0) % 60000, 443);
+      nat.deleteMapping4(IPPROTO_TCP, pod(j), (0x01010000 | (j % 4096)) >>> 0, 1024 + ((j / 4000) | 0) % 60000, 443);
     }
     ct.create4(IPPROTO_TCP, saddr, daddr, sport, 443, CT_EGRESS, 0x02, 60, i / 1e5, 256);
     if (nat.snatV4Nat(IPPROTO_TCP, saddr, daddr, sport, 443, target, i / 1e5, rng, out) !== 0) failures++;

@@ -24,6 +24,7 @@ const SUBCOMMANDS: Record<string, Loader> = {
   explain: async () => (await import('./explain.ts')).default,
   diff: async () => (await import('./diff.ts')).default,
   dash: async () => (await import('./dash.ts')).default,
+  snat: async () => (await import('./snat.ts')).default,
   lab: async () => (await import('./lab.ts')).default,
 };
 
@@ -43,7 +44,29 @@ async function helpText(): Promise<string> {
   return lines.join('\n');
 }
 
+/** A Node system error (ENOENT, EACCES, EPIPE...): a problem of the environment, not a bug of ours. */
+function systemError(err: unknown): (Error & { code: string; syscall?: string }) | undefined {
+  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && typeof (err as { syscall?: unknown }).syscall === 'string') {
+    return err as Error & { code: string; syscall: string };
+  }
+  return undefined;
+}
+
+let pipeGuard = false;
+/** `egresslab ... | head`: the reader went away; stop quietly, as other CLI tools do, instead of a stack trace. */
+function guardPipes(): void {
+  if (pipeGuard) return;
+  pipeGuard = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      throw err;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  guardPipes();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write((await helpText()) + '\n');
@@ -69,6 +92,12 @@ export async function main(argv: string[]): Promise<number> {
     if (isEgresslabError(err)) {
       process.stderr.write(`egresslab ${name}: ${err.message}\n`);
       return err.exitCode;
+    }
+    const sys = systemError(err);
+    if (sys) {
+      if (sys.code === 'EPIPE') return 0;
+      process.stderr.write(`egresslab ${name}: ${sys.message}\n`);
+      return EXIT_USAGE;
     }
     throw err;
   }

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subcommand } from './cli.ts';
 import { intFlag, oneOf, parseFlags } from './args.ts';
+import { OutputError } from '../traces/errors.ts';
 import { labPolicy } from '../dataplane/cluster/policy.ts';
 import { labTopology } from '../dataplane/cluster/topology.ts';
 import { compileEgressPolicyMap, formatBpftoolDump } from '../dataplane/lib/egress-gateway.ts';
@@ -37,7 +38,11 @@ const lab: Subcommand = {
     const out = values.out ?? 'out';
     const seed = intFlag('seed', values.seed, 1, 0, 0xffffffff);
     const datapath = oneOf('datapath', values.datapath, ['1.10', '1.17'] as const, '1.10');
-    mkdirSync(out, { recursive: true });
+    try {
+      mkdirSync(out, { recursive: true });
+    } catch (err) {
+      throw new OutputError(`${out}: cannot create the output folder: ${(err as Error).message}`, { cause: err });
+    }
     const input = join(out, 'lab.pcap');
     runSynth({ scenario: 'lab', out: input, seed });
     const topo = labTopology();

@@ -8,7 +8,7 @@
 import { mkdirSync, closeSync, openSync, writeSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
-import { CaptureError, ConfigError } from '../traces/errors.ts';
+import { CaptureError, ConfigError, OutputError } from '../traces/errors.ts';
 import { decodeLinkType, openCapture, type L3Location } from '../traces/open.ts';
 import { createPcapWriter } from '../traces/pcap-writer.ts';
 import { createPcapngWriter } from '../traces/pcapng-writer.ts';
@@ -132,7 +132,11 @@ class LineFile {
   private size = 0;
   constructor(readonly path: string) {
     this.tmp = `${path}.tmp-${process.pid}`;
-    this.fd = openSync(this.tmp, 'w');
+    try {
+      this.fd = openSync(this.tmp, 'w');
+    } catch (err) {
+      throw new OutputError(`${path}: cannot create ${this.tmp}: ${(err as Error).message}`, { cause: err });
+    }
   }
   line(s: string): void {
     this.parts.push(s, '\n');
@@ -145,9 +149,24 @@ class LineFile {
     this.size = 0;
   }
   close(): void {
-    this.flush();
-    closeSync(this.fd);
-    renameSync(this.tmp, this.path);
+    try {
+      this.flush();
+      closeSync(this.fd);
+      renameSync(this.tmp, this.path);
+    } catch (err) {
+      this.abort();
+      throw new OutputError(`${this.path}: cannot finish: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Removes the temporary file; the final name is never created. */
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    rmSync(this.tmp, { force: true });
   }
 }
 
@@ -244,11 +263,23 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
       } : undefined,
     },
   });
-  if (o.outDir) {
-    mkdirSync(o.outDir, { recursive: true });
-    hopWriters = new HopWriters(o.outDir, o.format ?? 'pcapng', resolution, dp);
+  // Outputs are set up before the first record; if one cannot be, nothing is left behind.
+  let createdDir: string | undefined;
+  try {
+    if (o.outDir) {
+      try {
+        createdDir = mkdirSync(o.outDir, { recursive: true });
+      } catch (err) {
+        throw new OutputError(`${o.outDir}: cannot create the output folder: ${(err as Error).message}`, { cause: err });
+      }
+      hopWriters = new HopWriters(o.outDir, o.format ?? 'pcapng', resolution, dp);
+    }
+    if (o.events) events = new LineFile(o.events);
+  } catch (err) {
+    reader.close();
+    if (createdDir !== undefined) rmSync(createdDir, { recursive: true, force: true });
+    throw err;
   }
-  if (o.events) events = new LineFile(o.events);
 
   const control = o.control ?? (o.speed !== undefined ? new ReplayControl(o.speed) : undefined);
   const showProgress = o.progress !== false && process.stderr.isTTY === true;
@@ -261,13 +292,23 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   let wallStart = started;
   let drops = 0;
 
+  // The dashboard asks at most ten times a second; its rate is measured between its own asks.
+  let snapAt = started;
+  let snapPackets = 0;
+  let snapPps = 0;
   const snapshot = (): StatsSnapshot => {
     const s = dp.snapshot();
+    const now = performance.now();
+    if (now - snapAt >= 250) {
+      snapPps = ((packets - snapPackets) * 1000) / (now - snapAt);
+      snapAt = now;
+      snapPackets = packets;
+    }
     return {
       ...s,
       input: inputName,
       progress: reader.size ? reader.position / reader.size : undefined,
-      pps,
+      pps: snapPps,
       paused: control?.paused ?? false,
       finished,
     };
@@ -325,6 +366,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
     if (err instanceof CaptureError) error = err;
     else {
       hopWriters?.abort();
+      events?.abort();
       throw err;
     }
   } finally {
@@ -335,11 +377,21 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   if (showProgress) process.stderr.write('\r\x1b[K');
 
   const outputs: string[] = [];
-  hopWriters?.close();
+  try {
+    hopWriters?.close();
+  } catch (err) {
+    hopWriters?.abort();
+    events?.abort();
+    throw err;
+  }
   if (hopWriters) outputs.push(...hopWriters.files);
   events?.close();
   if (o.outDir && o.dumpMaps) {
-    mkdirSync(join(o.outDir, 'maps'), { recursive: true });
+    try {
+      mkdirSync(join(o.outDir, 'maps'), { recursive: true });
+    } catch (err) {
+      throw new OutputError(`${join(o.outDir, 'maps')}: cannot create: ${(err as Error).message}`, { cause: err });
+    }
     for (const node of dp.nodeNames()) {
       const file = `maps/${node}.txt`;
       writeText(join(o.outDir, file), formatMapsDump(dp, node, profile));
@@ -376,6 +428,6 @@ function writeText(path: string, text: string): void {
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
+    throw new OutputError(`${path}: cannot write: ${(err as Error).message}`, { cause: err });
   }
 }

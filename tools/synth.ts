@@ -142,7 +142,10 @@ const synth: Subcommand = {
       flows: { type: 'string' },
     });
     if (positionals.length !== 1) throw new UsageError('expected exactly one scenario');
-    const scenario = oneOf('scenario', positionals[0], SCENARIOS, 'lab');
+    if (!(SCENARIOS as readonly string[]).includes(positionals[0]!)) {
+      throw new UsageError(`unknown scenario '${positionals[0]}' (scenarios: ${SCENARIOS.join(', ')})`);
+    }
+    const scenario = positionals[0] as Scenario;
     if (!values.out) throw new UsageError('--out FILE is required');
     const res = runSynth({
       scenario,

@@ -45,6 +45,9 @@ export function* synthLab(topo: Topology, rng: Rng, echo: EchoModel, o: LabSynth
   const spacing = o.spacing ?? 1;
   const nodeIp = new Map(topo.nodes.map((n) => [n.name, n.ipText]));
   const request = new TextEncoder().encode(WGET_REQUEST);
+  // Pods closer together than one exchange (the collisions scenario) interleave: collect
+  // every packet, then hand them out in capture-time order (stable for equal times).
+  const all: SynthPacket[] = [];
   let t = 0;
   for (const pod of pods) {
     const sport = o.sourcePort ?? 32768 + rng.below(60999 - 32768 + 1);
@@ -53,18 +56,20 @@ export function* synthLab(topo: Topology, rng: Rng, echo: EchoModel, o: LabSynth
     const srvIsn = echo.serverIsn(isn);
     const respLen = echo.responseLength(seen);
     const base = { srcMac: pod.mac, dstMac: lxcMac(pod.ifName), saddr: pod.ip, daddr: server.ip, proto: 6 as const, sport, dport: port };
-    const at = (ms: number) => addNs(SYNTH_EPOCH + t, 0, Math.round(ms * MS));
+    const at = (ms: number) => addNs(SYNTH_EPOCH, 0, Math.round(t * 1e9 + ms * MS));
     let id = rng.below(0x10000);
     const pkt = (ms: number, flags: number, seq: number, ack: number, payload?: Uint8Array): SynthPacket => ({
       ...at(ms),
       frame: buildIpv4Frame({ ...base, tcpFlags: flags, seq: seq >>> 0, ack: ack >>> 0, id: id++ & 0xffff, payload }),
     });
-    yield pkt(0, TCP_SYN, isn, 0);
-    yield pkt(1, TCP_ACK, isn + 1, srvIsn + 1);
-    yield pkt(1.1, TCP_ACK | TCP_PSH, isn + 1, srvIsn + 1, request);
+    all.push(pkt(0, TCP_SYN, isn, 0));
+    all.push(pkt(1, TCP_ACK, isn + 1, srvIsn + 1));
+    all.push(pkt(1.1, TCP_ACK | TCP_PSH, isn + 1, srvIsn + 1, request));
     // The echo host answers with its response and FIN together; wget acknowledges both, then closes.
-    yield pkt(3, TCP_ACK, isn + 1 + request.length, srvIsn + 1 + respLen + 1);
-    yield pkt(3.1, TCP_ACK | TCP_FIN, isn + 1 + request.length, srvIsn + 1 + respLen + 1);
+    all.push(pkt(3, TCP_ACK, isn + 1 + request.length, srvIsn + 1 + respLen + 1));
+    all.push(pkt(3.1, TCP_ACK | TCP_FIN, isn + 1 + request.length, srvIsn + 1 + respLen + 1));
     t += spacing;
   }
+  all.sort((a, b) => a.tsSec - b.tsSec || a.tsNsec - b.tsNsec);
+  yield* all;
 }
