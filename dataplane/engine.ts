@@ -396,20 +396,30 @@ export class Dataplane {
       dport = 0;
     } else return this.ignoreOne(IGNORE_REPLY_WITHOUT_MAPPING);
     const pod = env.ipcache(v.daddr);
+    // Which node translated the flow: the pod's own, else its policy's gateway, else any.
+    // (Plain loops, no closure: this runs once per recorded reply.)
     let found: NodeState | null = null;
     let slot = -1;
-    const tryNode = (n: NodeState | null | undefined): boolean => {
-      if (!n) return false;
-      const s = n.nat.findOut(v.proto, v.daddr, v.saddr, sport, dport);
-      if (s < 0) return false;
-      found = n;
-      slot = s;
-      return true;
-    };
-    if (!tryNode(pod.node)) {
-      const i = pod.node ? pod.node.egress.lookup(v.daddr, v.saddr) : -1;
-      if (i < 0 || !tryNode(this.addrOwner.get(pod.node!.egress.gatewayIp(i)))) {
-        for (const n of env.nodes) if (tryNode(n)) break;
+    if (pod.node !== null) {
+      slot = pod.node.nat.findOut(v.proto, v.daddr, v.saddr, sport, dport);
+      if (slot >= 0) found = pod.node;
+      else {
+        const i = pod.node.egress.lookup(v.daddr, v.saddr);
+        const gw = i < 0 ? undefined : this.addrOwner.get(pod.node.egress.gatewayIp(i));
+        if (gw !== undefined) {
+          slot = gw.nat.findOut(v.proto, v.daddr, v.saddr, sport, dport);
+          if (slot >= 0) found = gw;
+        }
+      }
+    }
+    if (found === null) {
+      const nodes = env.nodes;
+      for (let k = 0; k < nodes.length; k++) {
+        slot = nodes[k]!.nat.findOut(v.proto, v.daddr, v.saddr, sport, dport);
+        if (slot >= 0) {
+          found = nodes[k]!;
+          break;
+        }
       }
     }
     if (found === null) return this.ignoreOne(IGNORE_REPLY_WITHOUT_MAPPING);

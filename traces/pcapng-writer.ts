@@ -51,6 +51,12 @@ export interface PcapngRawOptions {
 
 const utf8 = new TextEncoder();
 
+/** Every UTF-16 unit below 0x80: UTF-8 is then the string's char codes, one byte each. */
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 const TS_US = 0;
 const TS_NS = 1;
 const TS_BIG = 2;
@@ -193,13 +199,22 @@ export class PcapngWriter implements CaptureWriter {
     comments: readonly string[] | undefined,
     flags: number | undefined,
   ): void {
-    // Strings are encoded only when present, so a plain packet allocates nothing.
+    // Strings are encoded only when present, so a plain packet allocates nothing. An ASCII
+    // comment (every hop comment the replay writes) is copied straight into the sink: one
+    // TextEncoder array per packet was a large share of a replay's time and garbage.
     let c1: Uint8Array | null = null;
     let cs: Uint8Array[] | null = null;
     let optLen = 0;
+    let asciiComment = false;
     if (comment !== undefined) {
-      c1 = utf8.encode(comment);
-      optLen += 4 + pad4(c1.length);
+      asciiComment = isAscii(comment);
+      if (asciiComment) {
+        if (comment.length > 0xffff) throw new OutputError(`${this.path}: option ${OPT_COMMENT} longer than 65535 bytes`);
+        optLen += 4 + pad4(comment.length);
+      } else {
+        c1 = utf8.encode(comment);
+        optLen += 4 + pad4(c1.length);
+      }
     }
     if (comments !== undefined && comments.length > 0) {
       cs = comments.map((c) => utf8.encode(c));
@@ -222,7 +237,8 @@ export class PcapngWriter implements CaptureWriter {
     s.bytes(data);
     s.zeros(pad4(caplen) - caplen);
     if (optLen > 0) {
-      if (c1) this.option(OPT_COMMENT, c1);
+      if (asciiComment) this.asciiOption(OPT_COMMENT, comment!);
+      else if (c1) this.option(OPT_COMMENT, c1);
       if (cs) for (const c of cs) this.option(OPT_COMMENT, c);
       if (flags !== undefined) {
         s.u16(OPT_EPB_FLAGS, le);
@@ -232,6 +248,18 @@ export class PcapngWriter implements CaptureWriter {
       s.u32(0, le);
     }
     s.u32(total, le);
+  }
+
+  /** option() for a string already known to be ASCII and at most 65535 characters. */
+  private asciiOption(code: number, value: string): void {
+    const s = this.sink;
+    s.u16(code, this.le);
+    s.u16(value.length, this.le);
+    const b = s.buf;
+    const p = s.pos;
+    for (let i = 0; i < value.length; i++) b[p + i] = value.charCodeAt(i);
+    s.pos = p + value.length;
+    s.zeros(pad4(value.length) - value.length);
   }
 
   private option(code: number, value: Uint8Array): void {

@@ -36,7 +36,7 @@ import vm from 'node:vm';
 import type { Profile } from './profile.ts';
 import { Rng } from './rng.ts';
 import { profileConstants, CT_MAP_SIZE_TCP_DEFAULT, CT_MAP_SIZE_ANY_DEFAULT } from './profile.ts';
-import { TupleHash, BPF_ANY, tupleWord2, tupleWord3, growU32, growU16, growU8, growF64 } from '../maps/tuple-hash.ts';
+import { TupleHash, BPF_ANY, tupleWord2, tupleWord3 } from '../maps/tuple-hash.ts';
 import { TUPLE_F_OUT, TUPLE_F_IN, TUPLE_F_RELATED, TUPLE_F_SERVICE, IPPROTO_TCP, protoName, ipText, NatTable, newSnatResult, type SnatTarget } from './nat.ts';
 import type { ConntrackRow } from '../../traces/stats.ts';
 
@@ -120,55 +120,63 @@ export interface CtGcResult {
 
 export type CtRow = Omit<ConntrackRow, 'node'>;
 
-/** One CT map plus its values in typed arrays indexed by slot. */
+/*
+ * Value layout: one record of CT_REC_BYTES per slot, all fields of an entry side by side,
+ * read through four views of the same buffer. A lookup hit touches most fields; as
+ * separate arrays that was one cache miss per field with 60k+ live flows, as one record
+ * it is one or two.
+ *
+ * ```
+ *  u32 word  0 lifetime        1 flags (u16 @ byte 4) txFlagsSeen (u8 @ 6) rxFlagsSeen (u8 @ 7)
+ *            2 txPackets       3 rxPackets       4 lastTxReport   5 lastRxReport
+ *            6 srcSecId        7 (pad)           8-9 txBytes (f64) 10-11 rxBytes (f64)
+ * ```
+ */
+const CT_REC_BYTES = 48;
+const W = CT_REC_BYTES / 4; // u32 words per record
+const H = CT_REC_BYTES / 2; // u16 halves per record
+const D = CT_REC_BYTES / 8; // f64 per record
+const LIFETIME = 0;
+const FLAGS = 2; // u16 index within the record
+const TX_FLAGS_SEEN = 6; // byte index within the record
+const RX_FLAGS_SEEN = 7;
+const TX_PACKETS = 2;
+const RX_PACKETS = 3;
+const LAST_TX_REPORT = 4;
+const LAST_RX_REPORT = 5;
+const SRC_SEC_ID = 6;
+const TX_BYTES = 4; // f64 index within the record
+const RX_BYTES = 5;
+
+/** One CT map plus its values, one record per slot (layout above). */
 class CtMap {
   readonly map: TupleHash;
-  lifetime: Uint32Array;
-  flags: Uint16Array;
-  txFlagsSeen: Uint8Array;
-  rxFlagsSeen: Uint8Array;
-  txPackets: Uint32Array;
-  rxPackets: Uint32Array;
-  txBytes: Float64Array;
-  rxBytes: Float64Array;
-  lastTxReport: Uint32Array;
-  lastRxReport: Uint32Array;
-  srcSecId: Uint32Array;
+  u32: Uint32Array;
+  u16: Uint16Array;
+  u8: Uint8Array;
+  f64: Float64Array;
 
   constructor(max: number, lru: boolean, initial: number | undefined) {
     this.map = new TupleHash(max, { lru, initialCapacity: initial ?? 1024, onGrow: (c) => this.grow(c) });
-    const c = this.map.capacity;
-    this.lifetime = new Uint32Array(c);
-    this.flags = new Uint16Array(c);
-    this.txFlagsSeen = new Uint8Array(c);
-    this.rxFlagsSeen = new Uint8Array(c);
-    this.txPackets = new Uint32Array(c);
-    this.rxPackets = new Uint32Array(c);
-    this.txBytes = new Float64Array(c);
-    this.rxBytes = new Float64Array(c);
-    this.lastTxReport = new Uint32Array(c);
-    this.lastRxReport = new Uint32Array(c);
-    this.srcSecId = new Uint32Array(c);
+    const buf = new ArrayBuffer(this.map.capacity * CT_REC_BYTES);
+    this.u32 = new Uint32Array(buf);
+    this.u16 = new Uint16Array(buf);
+    this.u8 = new Uint8Array(buf);
+    this.f64 = new Float64Array(buf);
   }
 
   private grow(c: number): void {
-    this.lifetime = growU32(this.lifetime, c);
-    this.flags = growU16(this.flags, c);
-    this.txFlagsSeen = growU8(this.txFlagsSeen, c);
-    this.rxFlagsSeen = growU8(this.rxFlagsSeen, c);
-    this.txPackets = growU32(this.txPackets, c);
-    this.rxPackets = growU32(this.rxPackets, c);
-    this.txBytes = growF64(this.txBytes, c);
-    this.rxBytes = growF64(this.rxBytes, c);
-    this.lastTxReport = growU32(this.lastTxReport, c);
-    this.lastRxReport = growU32(this.lastRxReport, c);
-    this.srcSecId = growU32(this.srcSecId, c);
+    const buf = new ArrayBuffer(c * CT_REC_BYTES);
+    const u8 = new Uint8Array(buf);
+    u8.set(this.u8);
+    this.u32 = new Uint32Array(buf);
+    this.u16 = new Uint16Array(buf);
+    this.u8 = u8;
+    this.f64 = new Float64Array(buf);
   }
 
   byteSize(): number {
-    return this.map.byteSize() + this.lifetime.byteLength + this.flags.byteLength + this.txFlagsSeen.byteLength
-      + this.rxFlagsSeen.byteLength + this.txPackets.byteLength + this.rxPackets.byteLength + this.txBytes.byteLength
-      + this.rxBytes.byteLength + this.lastTxReport.byteLength + this.lastRxReport.byteLength + this.srcSecId.byteLength;
+    return this.map.byteSize() + this.u8.byteLength;
   }
 }
 
@@ -246,17 +254,17 @@ export class Conntrack {
       return DROP_CT_CREATE_FAILED;
     }
     const t = Math.floor(now) >>> 0;
-    m.flags[s] = 0;
-    m.txFlagsSeen[s] = 0;
-    m.rxFlagsSeen[s] = 0;
-    m.txPackets[s] = 0;
-    m.rxPackets[s] = 0;
-    m.txBytes[s] = 0;
-    m.rxBytes[s] = 0;
-    m.lastTxReport[s] = 0;
-    m.lastRxReport[s] = 0;
-    m.srcSecId[s] = srcSecId >>> 0;
-    m.lifetime[s] = t;
+    m.u16[s * H + FLAGS] = 0;
+    m.u8[s * CT_REC_BYTES + TX_FLAGS_SEEN] = 0;
+    m.u8[s * CT_REC_BYTES + RX_FLAGS_SEEN] = 0;
+    m.u32[s * W + TX_PACKETS] = 0;
+    m.u32[s * W + RX_PACKETS] = 0;
+    m.f64[s * D + TX_BYTES] = 0;
+    m.f64[s * D + RX_BYTES] = 0;
+    m.u32[s * W + LAST_TX_REPORT] = 0;
+    m.u32[s * W + LAST_RX_REPORT] = 0;
+    m.u32[s * W + SRC_SEC_ID] = srcSecId >>> 0;
+    m.u32[s * W + LIFETIME] = t;
     this.countPacket(m, s, dir, pktLen);
     this.updateTimeout(m, s, isTcp, dir, tcpFlags, t);
     this.lastSlot = s;
@@ -277,7 +285,7 @@ export class Conntrack {
       let s = m.map.oldest();
       while (s >= 0) {
         const newer = m.map.newer(s);
-        if (m.lifetime[s]! < t) {
+        if (m.u32[s * W + LIFETIME]! < t) {
           const o = s << 2;
           const w3 = keys[o + 3]!;
           if (((w3 >>> 8) & TUPLE_F_IN) === 0) {
@@ -311,7 +319,7 @@ export class Conntrack {
   /** Lifetime (absolute seconds) of the entry from the last successful lookup4/create4, or -1. */
   lastLifetime(): number {
     if (this.lastSlot < 0) return -1;
-    return (this.lastIsTcp ? this.tcp : this.any).lifetime[this.lastSlot]!;
+    return (this.lastIsTcp ? this.tcp : this.any).u32[this.lastSlot * W + LIFETIME]!;
   }
 
   /** Dashboard rows in LRU-list order, newest first; TCP map first, then the non-TCP map. */
@@ -322,7 +330,7 @@ export class Conntrack {
       const keys = m.map.keys;
       for (let s = m.map.newest(); s >= 0 && rows.length < limit; s = m.map.older(s)) {
         const o = s << 2;
-        const f = m.flags[s]!;
+        const f = m.u16[s * H + FLAGS]!;
         const state: CtRow['state'] = !isTcp ? 'ANY'
           : (f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) !== 0 ? 'CLOSING'
             : (f & CT_FLAG_SEEN_NON_SYN) !== 0 ? 'ESTABLISHED' : 'SYN';
@@ -335,11 +343,11 @@ export class Conntrack {
         rows.push({
           tuple: keyText(keys, o).trimEnd(),
           state,
-          lifetimeLeft: m.lifetime[s]! - Math.floor(now),
-          txPackets: m.txPackets[s]!,
-          txBytes: m.txBytes[s]!,
-          rxPackets: m.rxPackets[s]!,
-          rxBytes: m.rxBytes[s]!,
+          lifetimeLeft: m.u32[s * W + LIFETIME]! - Math.floor(now),
+          txPackets: m.u32[s * W + TX_PACKETS]!,
+          txBytes: m.f64[s * D + TX_BYTES]!,
+          rxPackets: m.u32[s * W + RX_PACKETS]!,
+          rxBytes: m.f64[s * D + RX_BYTES]!,
           nat: natText,
         });
       }
@@ -377,36 +385,36 @@ export class Conntrack {
 
   private countPacket(m: CtMap, s: number, dir: number, pktLen: number): void {
     if (this.profile === '1.10' && dir === CT_INGRESS) {
-      m.rxPackets[s]!++;
-      m.rxBytes[s]! += pktLen;
+      m.u32[s * W + RX_PACKETS]!++;
+      m.f64[s * D + RX_BYTES]! += pktLen;
     } else {
-      m.txPackets[s]!++;
-      m.txBytes[s]! += pktLen;
+      m.u32[s * W + TX_PACKETS]!++;
+      m.f64[s * D + TX_BYTES]! += pktLen;
     }
   }
 
   /** __ct_lookup on a found entry: timeout, counters, TCP close/reopen actions. */
   private updateEntry(m: CtMap, s: number, isTcp: boolean, dir: number, tcpFlags: number, pktLen: number, now: number): number {
     const t = Math.floor(now) >>> 0;
-    let f = m.flags[s]!;
+    let f = m.u16[s * H + FLAGS]!;
     const closing = (f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) !== 0;
     const alive = (f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) !== (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING);
     if (alive) this.updateTimeout(m, s, isTcp, dir, tcpFlags, t);
     this.countPacket(m, s, dir, pktLen);
     if (!isTcp) return CT_ESTABLISHED;
     if ((tcpFlags & (TCP_FLAG_RST | TCP_FLAG_FIN)) !== 0) {
-      const bothSyns = (m.rxFlagsSeen[s]! & TCP_FLAG_SYN) !== 0 && (m.txFlagsSeen[s]! & TCP_FLAG_SYN) !== 0;
+      const bothSyns = (m.u8[s * CT_REC_BYTES + RX_FLAGS_SEEN]! & TCP_FLAG_SYN) !== 0 && (m.u8[s * CT_REC_BYTES + TX_FLAGS_SEEN]! & TCP_FLAG_SYN) !== 0;
       if (!bothSyns && (tcpFlags & TCP_FLAG_RST) !== 0) f |= CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING;
       else f |= dir === CT_INGRESS ? CT_FLAG_RX_CLOSING : CT_FLAG_TX_CLOSING;
-      m.flags[s] = f;
+      m.u16[s * H + FLAGS] = f;
       if ((f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) === (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) {
-        m.lifetime[s] = (t + this.opts.closeTimeout) >>> 0;
+        m.u32[s * W + LIFETIME] = (t + this.opts.closeTimeout) >>> 0;
       }
       return CT_ESTABLISHED;
     }
     if ((tcpFlags & TCP_FLAG_SYN) !== 0 && closing) {
       if (this.profile === '1.10') {
-        m.flags[s] = f & ~(CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING);
+        m.u16[s * H + FLAGS] = f & ~(CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING);
         this.updateTimeout(m, s, isTcp, dir, tcpFlags, t);
         return CT_REOPENED;
       }
@@ -420,24 +428,24 @@ export class Conntrack {
   private updateTimeout(m: CtMap, s: number, isTcp: boolean, dir: number, tcpFlags: number, t: number): void {
     let lifetime: number;
     if (isTcp) {
-      if ((tcpFlags & TCP_FLAG_SYN) === 0) m.flags[s] = m.flags[s]! | CT_FLAG_SEEN_NON_SYN;
-      lifetime = (m.flags[s]! & CT_FLAG_SEEN_NON_SYN) !== 0 ? this.opts.lifetimeTcp : this.opts.synTimeout;
+      if ((tcpFlags & TCP_FLAG_SYN) === 0) m.u16[s * H + FLAGS] = m.u16[s * H + FLAGS]! | CT_FLAG_SEEN_NON_SYN;
+      lifetime = (m.u16[s * H + FLAGS]! & CT_FLAG_SEEN_NON_SYN) !== 0 ? this.opts.lifetimeTcp : this.opts.synTimeout;
     } else {
       lifetime = this.opts.lifetimeNonTcp;
     }
-    m.lifetime[s] = (t + lifetime) >>> 0;
+    m.u32[s * W + LIFETIME] = (t + lifetime) >>> 0;
     const seen = tcpFlags & 0xff;
     if (dir === CT_INGRESS) {
-      const acc = m.rxFlagsSeen[s]!;
-      if ((acc | seen) !== acc || m.lastRxReport[s]! + CT_REPORT_INTERVAL < t) {
-        m.rxFlagsSeen[s] = acc | seen;
-        m.lastRxReport[s] = t;
+      const acc = m.u8[s * CT_REC_BYTES + RX_FLAGS_SEEN]!;
+      if ((acc | seen) !== acc || m.u32[s * W + LAST_RX_REPORT]! + CT_REPORT_INTERVAL < t) {
+        m.u8[s * CT_REC_BYTES + RX_FLAGS_SEEN] = acc | seen;
+        m.u32[s * W + LAST_RX_REPORT] = t;
       }
     } else {
-      const acc = m.txFlagsSeen[s]!;
-      if ((acc | seen) !== acc || m.lastTxReport[s]! + CT_REPORT_INTERVAL < t) {
-        m.txFlagsSeen[s] = acc | seen;
-        m.lastTxReport[s] = t;
+      const acc = m.u8[s * CT_REC_BYTES + TX_FLAGS_SEEN]!;
+      if ((acc | seen) !== acc || m.u32[s * W + LAST_TX_REPORT]! + CT_REPORT_INTERVAL < t) {
+        m.u8[s * CT_REC_BYTES + TX_FLAGS_SEEN] = acc | seen;
+        m.u32[s * W + LAST_TX_REPORT] = t;
       }
     }
   }
@@ -497,18 +505,18 @@ function hexPad(v: number, width: number): string {
 }
 
 function valueText(m: CtMap, s: number, profile: Profile): string {
-  const f = m.flags[s]!;
+  const f = m.u16[s * H + FLAGS]!;
   let flagText = `Flags=${hexPad(f, 4)} [ `;
   for (const [bit, name] of profile === '1.10' ? FLAG_NAMES_V110 : FLAG_NAMES_V117) if ((f & bit) !== 0) flagText += name + ' ';
   flagText += ']';
-  const common = `RxFlagsSeen=${hexPad(m.rxFlagsSeen[s]!, 2)} LastRxReport=${m.lastRxReport[s]!} `;
-  const tx = `TxFlagsSeen=${hexPad(m.txFlagsSeen[s]!, 2)} LastTxReport=${m.lastTxReport[s]!} `;
-  const tail = `${flagText} RevNAT=0 SourceSecurityID=${m.srcSecId[s]!} IfIndex=0`;
+  const common = `RxFlagsSeen=${hexPad(m.u8[s * CT_REC_BYTES + RX_FLAGS_SEEN]!, 2)} LastRxReport=${m.u32[s * W + LAST_RX_REPORT]!} `;
+  const tx = `TxFlagsSeen=${hexPad(m.u8[s * CT_REC_BYTES + TX_FLAGS_SEEN]!, 2)} LastTxReport=${m.u32[s * W + LAST_TX_REPORT]!} `;
+  const tail = `${flagText} RevNAT=0 SourceSecurityID=${m.u32[s * W + SRC_SEC_ID]!} IfIndex=0`;
   if (profile === '1.10') {
-    return `expires=${m.lifetime[s]!} RxPackets=${m.rxPackets[s]!} RxBytes=${m.rxBytes[s]!} ${common}`
-      + `TxPackets=${m.txPackets[s]!} TxBytes=${m.txBytes[s]!} ${tx}${tail}`;
+    return `expires=${m.u32[s * W + LIFETIME]!} RxPackets=${m.u32[s * W + RX_PACKETS]!} RxBytes=${m.f64[s * D + RX_BYTES]!} ${common}`
+      + `TxPackets=${m.u32[s * W + TX_PACKETS]!} TxBytes=${m.f64[s * D + TX_BYTES]!} ${tx}${tail}`;
   }
-  return `expires=${m.lifetime[s]!} Packets=${m.txPackets[s]! + m.rxPackets[s]!} Bytes=${m.txBytes[s]! + m.rxBytes[s]!} `
+  return `expires=${m.u32[s * W + LIFETIME]!} Packets=${m.u32[s * W + TX_PACKETS]! + m.u32[s * W + RX_PACKETS]!} Bytes=${m.f64[s * D + TX_BYTES]! + m.f64[s * D + RX_BYTES]!} `
     + `${common}${tx}${tail} BackendID=0`;
 }
 

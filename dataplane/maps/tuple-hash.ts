@@ -14,8 +14,12 @@
  * ```
  *
  * Storage is struct-of-arrays so a million entries are a handful of typed arrays and no
- * objects: keys interleaved in one Uint32Array (4 words per slot), hash chains and the LRU
- * list as Int32Array links. The map only owns keys; an owner keeps its values in its own
+ * objects: keys interleaved in one Uint32Array (4 words per slot), the LRU list as
+ * Int32Array links. The index is an open-addressing table (linear probing, load at most
+ * 1/2) of {slot, full 32-bit hash} pairs: a lookup is memory-bound, and this way a miss
+ * costs one cache line (chains cost one miss per element) and a hit reads the key only
+ * when the stored hash already matches. Deletion shifts the following run back (no
+ * tombstones), so the table never degrades. The map only owns keys; an owner keeps its values in its own
  * typed arrays indexed by the same slot number and is told when the capacity grows
  * (`onGrow`) and when an entry is evicted (`onEvict`). Capacity grows by doubling up to
  * `maxEntries`, so a small replay does not allocate 500k slots up front. Slot numbers are
@@ -90,11 +94,11 @@ export class TupleHash {
   /** Entries evicted by LRU since creation. */
   evictions = 0;
 
-  private buckets: Int32Array;
+  /** Open-addressing index: [slot, hash] per bucket, slot NIL when empty. */
+  private table: Int32Array;
   private mask: number;
-  private chain: Int32Array; // next slot in the bucket chain; for free slots, next free slot
   private prev: Int32Array; // LRU list, towards the most recently used
-  private next: Int32Array; // LRU list, towards the least recently used
+  private next: Int32Array; // LRU list, towards the least recently used; for free slots, next free slot
   private ref: Uint8Array; // referenced since it last reached the head (second chance)
   private head = NIL; // most recently used
   private tail = NIL; // least recently used
@@ -111,25 +115,30 @@ export class TupleHash {
     this.onEvict = opts.onEvict;
     this.capacity = Math.min(maxEntries, nextPow2(Math.max(1, opts.initialCapacity ?? DEFAULT_INITIAL_CAPACITY)));
     this.keys = new Uint32Array(this.capacity * 4);
-    this.chain = new Int32Array(this.capacity);
     this.prev = new Int32Array(this.capacity);
     this.next = new Int32Array(this.capacity);
     this.ref = new Uint8Array(this.capacity);
-    const nb = nextPow2(this.capacity);
-    this.buckets = new Int32Array(nb).fill(NIL);
+    const nb = bucketsFor(this.capacity);
+    this.table = new Int32Array(nb * 2).fill(NIL);
     this.mask = nb - 1;
   }
 
   /** Slot of the key, or -1. Does not count as a use for LRU (like a dump walk). */
   peek(k0: number, k1: number, k2: number, k3: number): number {
     const keys = this.keys;
-    let s = this.buckets[hash4(k0, k1, k2, k3) & this.mask]!;
-    while (s !== NIL) {
-      const o = s << 2;
-      if (keys[o] === k0 && keys[o + 1] === k1 && keys[o + 2] === k2 && keys[o + 3] === k3) return s;
-      s = this.chain[s]!;
+    const table = this.table;
+    const mask = this.mask;
+    const h = hash4(k0, k1, k2, k3);
+    let i = h & mask;
+    for (;;) {
+      const s = table[i << 1]!;
+      if (s === NIL) return NIL;
+      if (table[(i << 1) + 1] === h) {
+        const o = s << 2;
+        if (keys[o] === k0 && keys[o + 1] === k1 && keys[o + 2] === k2 && keys[o + 3] === k3) return s;
+      }
+      i = (i + 1) & mask;
     }
-    return NIL;
   }
 
   /**
@@ -141,6 +150,19 @@ export class TupleHash {
     const s = this.peek(k0, k1, k2, k3);
     if (s !== NIL) this.ref[s] = 1;
     return s;
+  }
+
+  /** Whether live-or-freed `slot` holds exactly this key (for owners that keep slot hints; they track liveness). */
+  keyAt(slot: number, k0: number, k1: number, k2: number, k3: number): boolean {
+    if (slot >= this.highWater) return false;
+    const o = slot << 2;
+    const keys = this.keys;
+    return keys[o] === k0 && keys[o + 1] === k1 && keys[o + 2] === k2 && keys[o + 3] === k3;
+  }
+
+  /** What a lookup() hit does to a live slot (sets its LRU reference bit). */
+  touch(slot: number): void {
+    this.ref[slot] = 1;
   }
 
   /**
@@ -165,7 +187,7 @@ export class TupleHash {
     let s: number;
     if (this.freeHead !== NIL) {
       s = this.freeHead;
-      this.freeHead = this.chain[s]!;
+      this.freeHead = this.next[s]!;
     } else {
       s = this.highWater++;
     }
@@ -174,9 +196,7 @@ export class TupleHash {
     this.keys[o + 1] = k1;
     this.keys[o + 2] = k2;
     this.keys[o + 3] = k3;
-    const b = hash4(k0, k1, k2, k3) & this.mask;
-    this.chain[s] = this.buckets[b]!;
-    this.buckets[b] = s;
+    this.place(s, hash4(k0, k1, k2, k3));
     this.ref[s] = 0;
     this.linkHead(s);
     this.size++;
@@ -198,22 +218,27 @@ export class TupleHash {
   /** Removes a live slot. */
   deleteSlot(s: number): void {
     const o = s << 2;
-    const b = hash4(this.keys[o]!, this.keys[o + 1]!, this.keys[o + 2]!, this.keys[o + 3]!) & this.mask;
-    let cur = this.buckets[b]!;
-    if (cur === s) {
-      this.buckets[b] = this.chain[s]!;
-    } else {
-      while (cur !== NIL) {
-        const nx = this.chain[cur]!;
-        if (nx === s) {
-          this.chain[cur] = this.chain[s]!;
-          break;
-        }
-        cur = nx;
+    const table = this.table;
+    const mask = this.mask;
+    let i = hash4(this.keys[o]!, this.keys[o + 1]!, this.keys[o + 2]!, this.keys[o + 3]!) & mask;
+    while (table[i << 1] !== s) i = (i + 1) & mask;
+    // Backward-shift deletion: move later members of the run into the hole when their home
+    // bucket does not lie (cyclically) between the hole and their position.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const sj = table[j << 1]!;
+      if (sj === NIL) break;
+      const home = table[(j << 1) + 1]! & mask;
+      if (((j - home) & mask) >= ((j - i) & mask)) {
+        table[i << 1] = sj;
+        table[(i << 1) + 1] = table[(j << 1) + 1]!;
+        i = j;
       }
     }
+    table[i << 1] = NIL;
     this.unlink(s);
-    this.chain[s] = this.freeHead;
+    this.next[s] = this.freeHead;
     this.freeHead = s;
     this.size--;
   }
@@ -247,16 +272,25 @@ export class TupleHash {
   }
 
   clear(): void {
-    this.buckets.fill(NIL);
+    this.table.fill(NIL);
     this.head = this.tail = this.freeHead = NIL;
     this.highWater = 0;
     this.size = 0;
   }
 
-  /** Bytes held by this map's typed arrays (keys, chains, LRU links, buckets). */
+  /** Bytes held by this map's typed arrays (keys, LRU links, index). */
   byteSize(): number {
-    return this.keys.byteLength + this.chain.byteLength + this.prev.byteLength + this.next.byteLength + this.ref.byteLength
-      + this.buckets.byteLength;
+    return this.keys.byteLength + this.prev.byteLength + this.next.byteLength + this.ref.byteLength + this.table.byteLength;
+  }
+
+  /** Puts `s` (hash `h`) in the first free bucket of its run. */
+  private place(s: number, h: number): void {
+    const table = this.table;
+    const mask = this.mask;
+    let i = h & mask;
+    while (table[i << 1] !== NIL) i = (i + 1) & mask;
+    table[i << 1] = s;
+    table[(i << 1) + 1] = h;
   }
 
   private evictTail(): void {
@@ -276,23 +310,20 @@ export class TupleHash {
     const keys = new Uint32Array(cap * 4);
     keys.set(this.keys);
     this.keys = keys;
-    this.chain = copyInt32(this.chain, cap);
     this.prev = copyInt32(this.prev, cap);
     this.next = copyInt32(this.next, cap);
     const ref = new Uint8Array(cap);
     ref.set(this.ref);
     this.ref = ref;
     this.capacity = cap;
-    const nb = nextPow2(cap);
-    if (nb !== this.buckets.length) {
-      // Rehash live entries into the larger bucket array; slots stay where they are.
-      this.buckets = new Int32Array(nb).fill(NIL);
+    const nb = bucketsFor(cap);
+    if (nb * 2 !== this.table.length) {
+      // Rehash live entries into the larger index; slots stay where they are.
+      this.table = new Int32Array(nb * 2).fill(NIL);
       this.mask = nb - 1;
       for (let s = this.head; s !== NIL; s = this.next[s]!) {
         const o = s << 2;
-        const b = hash4(keys[o]!, keys[o + 1]!, keys[o + 2]!, keys[o + 3]!) & this.mask;
-        this.chain[s] = this.buckets[b]!;
-        this.buckets[b] = s;
+        this.place(s, hash4(keys[o]!, keys[o + 1]!, keys[o + 2]!, keys[o + 3]!));
       }
     }
     if (this.onGrow) this.onGrow(cap);
@@ -319,6 +350,11 @@ export class TupleHash {
     this.unlink(s);
     this.linkHead(s);
   }
+}
+
+/** Buckets for `capacity` slots: a power of two at least twice the slots (load ≤ 1/2 keeps probe runs short). */
+function bucketsFor(capacity: number): number {
+  return nextPow2(capacity * 2);
 }
 
 function copyInt32(a: Int32Array, cap: number): Int32Array {
