@@ -39,7 +39,7 @@ import type {
   RemotePortUsage,
   StatsSnapshot,
 } from '../traces/stats.ts';
-import { describeTuple, formatJourney } from './journey.ts';
+import { describeTuple, formatJourney } from '../traces/journey.ts';
 
 export type Profile = '1.10' | '1.17';
 
@@ -530,7 +530,7 @@ export class EventAccumulator {
   journey(flowId: string): string[] {
     const st = this.flows.get(flowId);
     if (!st) return [`flow ${flowId}: no longer tracked (collected, or never seen)`];
-    return formatJourney(flowId, st.events);
+    return formatJourney(st.events, { flowId });
   }
 
   /**

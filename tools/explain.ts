@@ -11,7 +11,7 @@ import { parseIpv4 } from '../dataplane/packet/addr.ts';
 import { labPolicy } from '../dataplane/cluster/policy.ts';
 import { SCENARIO_FLAGS, SCENARIO_USAGE, scenarioOptions } from './replay-flags.ts';
 import { runReplay } from './replay-core.ts';
-import { formatJourney } from './journey.ts';
+import { formatJourney } from '../traces/journey.ts';
 
 const USAGE = `usage: egresslab explain <capture|-> (--packet N | --flow 'SRC:PORT->DST:PORT/proto') [options]
 

@@ -9,7 +9,7 @@ import { UsageError } from '../traces/errors.ts';
 import type { FlowEvent } from '../traces/events.ts';
 import { SCENARIO_FLAGS, SCENARIO_USAGE, scenarioOptions } from './replay-flags.ts';
 import { ReplayControl, runReplay, type ReplayRun } from './replay-core.ts';
-import { formatJourney } from './journey.ts';
+import { formatJourney } from '../traces/journey.ts';
 
 const USAGE = `usage: egresslab replay <capture|-> [options]
 
@@ -88,7 +88,7 @@ const replay: Subcommand = {
             quit: () => {
               ctl.quit = true;
             },
-            journey: (flowId) => formatJourney(byFlow.get(flowId) ?? []),
+            journey: (flowId) => formatJourney(byFlow.get(flowId) ?? [], { flowId }),
           },
         });
         stopDash = () => dash.stop();

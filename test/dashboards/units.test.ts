@@ -77,6 +77,9 @@ describe('accumulate', () => {
     expect(j).toContain('flow flow-1: TCP 10.0.1.209:41000 -> 172.18.0.7:80 [SYN]');
     expect(j).toContain('lookup cilium_egress_v4 [10.0.1.209 -> 172.18.0.7]');
     expect(j).toContain('rewrite sport 41000 -> 41000');
-    expect(j).toContain('k8s-guide-control-plane eth0 TO_NETWORK bpf_host:to-netdev  TRANSLATED  source_xlated 172.18.0.3');
+    // The matched policy, once per packet (every hop of the packet carries it).
+    expect(j.split('\n\n')[1]!.match(/^ +policy egress-all$/gm)).toHaveLength(1);
+    // The shape `egresslab explain` prints (traces/journey.ts): hop line, then its verdict.
+    expect(j).toMatch(/\d\. k8s-guide-control-plane {2}eth0 {2}bpf_host:to-netdev {2}TO_NETWORK\n(.*\n)*? +verdict TRANSLATED .*\(source_xlated 172\.18\.0\.3\)/);
   });
 });

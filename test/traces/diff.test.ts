@@ -146,6 +146,42 @@ describe('diff: captures', () => {
     expect(r2.canonPorts.map((i) => i.message)).toEqual(['canon-ports: TCP 172.18.0.3 -> 172.18.0.7:80: expected port 40000 maps to actual ports 51000 and 53000 (inconsistent)']);
   });
 
+  it('canon-ports: a flow renamed onto a port another flow kept unchanged differs', () => {
+    // Byte-identical pairs only log their identity mapping; the log must be in the tables
+    // before the renamed flow is checked against them.
+    const e = gatewayFrames([40000, 40001]);
+    const a = gatewayFrames([40000, 40000]);
+    const r = pair(e, a, { canonPorts: true });
+    expect(r.same).toBe(false);
+    expect(r.canonPorts.map((i) => i.message)).toEqual(['canon-ports: TCP 172.18.0.3 -> 172.18.0.7:80: expected ports 40000 and 40001 both map to actual port 40000 (inconsistent)']);
+    expect(r.summary.canonPortMappings).toBe(1);
+    expect(pair(e, gatewayFrames([40000, 40005]), { canonPorts: true })).toMatchObject({ same: true, summary: { canonPortMappings: 2, identical: 12 } });
+  });
+
+  it('canon-ports: a renamed packet that also changed elsewhere still reports that change', () => {
+    // Renamed pairs are compared without dissection when only the port and its checksum
+    // differ; anything else sends them through the layer-by-layer comparison.
+    const e = gatewayFrames([40000, 40001, 40002]);
+    const a = gatewayFrames([51000, 38000, 40002]);
+    a[2] = { ...a[2]!, data: tcp({ src: '172.18.0.3', dst: '172.18.0.7', sport: 38000, dport: 80, seq: 6000, payload: 'GET 1/0', ttl: 63 }) };
+    const r = pair(e, a, { canonPorts: true });
+    expect(r.summary).toMatchObject({ identical: 17, changed: 1 });
+    expect(r.packets.map((p) => [p.expected!.frame, p.fields.map((f) => f.field)])).toEqual([[3, ['ipv4.ttl', 'ipv4.checksum']]]);
+    expect(r.canonPorts).toEqual([]);
+  });
+
+  it('canon-ports: a renamed packet with a broken L4 checksum differs in checksum_ok', () => {
+    const e = gatewayFrames([40000, 40001, 40002]);
+    const a = gatewayFrames([51000, 38000, 41234]);
+    const bad = a[4]!.data.slice(); // flow 2's first request
+    const ck = 14 + 20 + 16;
+    bad[ck + 1] ^= 0x01;
+    a[4] = { ...a[4]!, data: bad };
+    const r = pair(e, a, { canonPorts: true });
+    expect(r.canonPorts).toEqual([]);
+    expect(r.packets.map((p) => [p.expected!.frame, p.fields.map((f) => f.field)])).toEqual([[5, ['tcp.checksum_ok', 'tcp.checksum_status']]]);
+  });
+
   it('fails with a CaptureError naming file and offset for an unreadable capture', () => {
     const bad = path.join(dir, 'bad.pcap');
     fs.writeFileSync(bad, Buffer.from('not a capture at all'));

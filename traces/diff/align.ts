@@ -5,7 +5,8 @@
  *
  * At each step the two head packets are compared:
  * 1. identical bytes, or the same flow key (innermost addresses, ports unless canon-ports,
- *    and content: TCP seq/ack/flags, first payload bytes): a pair, compared field by field;
+ *    and content: TCP seq/ack/flags, first payload bytes): a pair, compared field by field,
+ *    at once, without waiting for the look-ahead windows to fill;
  * 2. otherwise, if one head's flow key appears within the other side's window, the packets
  *    before it are an insertion or deletion (the nearer resynchronisation wins);
  * 3. otherwise a positional pair: the packet changed in place (a rewritten address or port).
@@ -165,10 +166,13 @@ export class Aligner {
       const na = this.qa.length;
       if (ne > 0 && na > 0) {
         // Heads that agree pair at once: no look-ahead needed, and the queues drain back to
-        // the engine's copy-free fast path after a resynchronisation.
+        // the engine's copy-free fast path after a resynchronisation. Same flow key is what
+        // `step` pairs first whatever the windows hold, so waiting for them changes nothing;
+        // not waiting keeps a packet changed in place (a renamed port, a new TTL) from
+        // holding every later packet of the interface out of the fast path.
         const e = this.qe.at(0);
         const a = this.qa.at(0);
-        if (e.fk === a.fk && bytesEqual(e.data, a.data)) {
+        if (e.fk === a.fk || bytesEqual(e.data, a.data)) {
           this.sink.pair(this.qe.shift(), this.qa.shift());
           continue;
         }

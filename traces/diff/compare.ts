@@ -7,7 +7,7 @@
  * dissected field explains is reported as `<layer>.bytes` with the first differing offset.
  */
 import type { DiffLayer, Dissector, FieldDiff, FieldValue } from './types.ts';
-import { FrameWalk, walkFrame } from './flow.ts';
+import { FrameWalk, MAX_LEVELS, walkFrame } from './flow.ts';
 import { CANON_DPORT, CANON_SPORT, PortCanon } from './canon-ports.ts';
 
 /** What the comparison reads of a packet (a CaptureRecord fits). */
@@ -31,6 +31,25 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
     return true;
   }
   return Buffer.compare(a, b) === 0;
+}
+
+/** RFC 1624 eqn. 3: the checksum after a 16-bit field changes from `oldVal` to `newVal`. */
+function csumReplace16(check: number, oldVal: number, newVal: number): number {
+  let sum = (~check & 0xffff) + (~oldVal & 0xffff) + newVal;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** UDP ports that the dissector decodes as a tunnel (dataplane/packet/ports.ts). */
+function isTunnelPort(p: number): boolean {
+  return p === 4789 || p === 8472 || p === 6081;
+}
+
+function add(out: FieldDiff[] | null, d: FieldDiff): FieldDiff[] {
+  if (out === null) return [d];
+  out.push(d);
+  return out;
 }
 
 function commentsEqual(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
@@ -87,9 +106,11 @@ export class PairComparer {
   private readonly we = new FrameWalk();
   private readonly wa = new FrameWalk();
   private readonly incons = { bits: 0, note: '' };
-  private readonly suppress = new Int32Array(4);
-  private readonly inconsBits = new Int32Array(4);
+  private readonly suppress = new Int32Array(MAX_LEVELS);
+  private readonly inconsBits = new Int32Array(MAX_LEVELS);
   private readonly inconsNote: string[] = ['', '', '', ''];
+  /** renamedOnly: offsets of the 2-byte fields allowed to differ. */
+  private readonly skipOff = new Int32Array(2 * MAX_LEVELS);
   private readonly ignTs: boolean;
   private readonly ignComment: boolean;
   private readonly ignOrig: boolean;
@@ -127,7 +148,6 @@ export class PairComparer {
     const same = knownSame || bytesEqual(e.data, a.data);
     if (
       same &&
-      this.canon === undefined &&
       e.tsSec === a.tsSec &&
       e.tsNsec === a.tsNsec &&
       e.origLen === a.origLen &&
@@ -135,46 +155,170 @@ export class PairComparer {
       e.comments === undefined &&
       a.comments === undefined
     ) {
-      return null;
+      // The common case: only canon-ports has anything to do (learn the identity mapping,
+      // which a later renamed flow may collide with).
+      if (this.canon === undefined || this.canonLevels(e, a, true)) return null;
+      return this.compareSlow(e, a, same, true);
     }
-    return this.compareSlow(e, a, same);
+    if (!same && this.canon !== undefined && this.renamedOnly(e, a)) return null;
+    return this.compareSlow(e, a, same, false);
   }
 
-  private compareSlow(e: PacketView, a: PacketView, same: boolean): FieldDiff[] | null {
-    let out: FieldDiff[] | null = null;
-    const push = (d: FieldDiff): void => {
-      (out ??= []).push(d);
-    };
-    if (!this.ignTs && (e.tsSec !== a.tsSec || e.tsNsec !== a.tsNsec)) {
-      const dns = (e.tsSec - a.tsSec) * 1e9 + (e.tsNsec - a.tsNsec);
-      if (Math.abs(dns) > this.tolNs) push({ field: 'ts', expected: tsText(e.tsSec, e.tsNsec), actual: tsText(a.tsSec, a.tsNsec) });
-    }
-    if (!this.ignOrig && e.origLen !== a.origLen) push({ field: 'origlen', expected: e.origLen, actual: a.origLen });
-    if (!this.ignCaplen && e.data.length !== a.data.length) push({ field: 'caplen', expected: e.data.length, actual: a.data.length });
-    if (!this.ignComment && !commentsEqual(e.comments, a.comments)) {
-      push({ field: 'comment', expected: e.comments?.join('\n') ?? null, actual: a.comments?.join('\n') ?? null });
-    }
-    if (!this.ignLinktype && e.linkType !== a.linkType) push({ field: 'linktype', expected: e.linkType, actual: a.linkType });
-    let inconsistent = false;
+  /**
+   * canon-ports without dissection: true when `a` is `e` with translated ports renamed
+   * consistently and nothing else changed but those ports' L4 checksums, updated by RFC 1624
+   * (so checksum_ok and checksum_status are the same on both sides): the pair has no
+   * difference to report. The renaming is learned either way; false sends the pair through
+   * the general comparison, which checks the same renaming again (consistent, or the same
+   * deduplicated issue).
+   */
+  renamedOnly(e: PacketView, a: PacketView): boolean {
     const canon = this.canon;
-    if (canon !== undefined) {
-      walkFrame(e.data, e.linkType, this.we);
-      const wa = same && e.linkType === a.linkType ? this.we : this.wa;
-      if (wa !== this.we) walkFrame(a.data, a.linkType, wa);
-      const levels = Math.min(this.we.levels, wa.levels);
-      this.suppress.fill(0);
-      this.inconsBits.fill(0);
-      for (let i = 0; i < levels; i++) {
-        this.suppress[i] = canon.check(this.we, wa, i, this.incons);
-        if (this.incons.bits !== 0) {
-          this.inconsBits[i] = this.incons.bits;
-          this.inconsNote[i] = this.incons.note;
-          inconsistent = true;
-        }
+    const ed = e.data;
+    const ad = a.data;
+    if (
+      canon === undefined ||
+      ed.length !== ad.length ||
+      e.linkType !== a.linkType ||
+      e.tsSec !== a.tsSec ||
+      e.tsNsec !== a.tsNsec ||
+      e.origLen !== a.origLen ||
+      e.comments !== undefined ||
+      a.comments !== undefined
+    ) {
+      return false;
+    }
+    const we = this.we;
+    const wa = this.wa;
+    walkFrame(ed, e.linkType, we);
+    walkFrame(ad, a.linkType, wa);
+    const levels = we.levels;
+    if (levels === 0 || wa.levels !== levels) return false;
+    // Bytes that may differ: per renamed level, the port (or ICMP identifier) and the L4
+    // checksum, as offsets in increasing order (levels nest outward-in, fields in order).
+    const skip = this.skipOff;
+    let nSkip = 0;
+    for (let i = 0; i < levels; i++) {
+      const l4 = we.l4Off[i]!;
+      if (l4 !== wa.l4Off[i] || we.l3Off[i] !== wa.l3Off[i] || we.proto[i] !== wa.proto[i]) return false;
+      if (l4 < 0) continue;
+      const es = we.sport[i]!;
+      const eds = we.dport[i]!;
+      const as = wa.sport[i]!;
+      const ads = wa.dport[i]!;
+      if (es === as && eds === ads) continue;
+      const bits = canon.check(we, wa, i, this.incons);
+      if (this.incons.bits !== 0) return false;
+      const proto = we.proto[i]!;
+      let port: number;
+      let ck: number;
+      let ep: number;
+      let ap: number;
+      if (proto === 6 || proto === 17) {
+        // One renamed port, covered by the renaming, and no tunnel port (the dissector picks
+        // the next layer by port) on either side.
+        if (es !== as && eds !== ads) return false;
+        const src = es !== as;
+        if ((bits & (src ? CANON_SPORT : CANON_DPORT)) === 0) return false;
+        ep = src ? es : eds;
+        ap = src ? as : ads;
+        if (isTunnelPort(ep) || isTunnelPort(ap)) return false;
+        port = src ? l4 : l4 + 2;
+        ck = proto === 6 ? l4 + 16 : l4 + 6;
+      } else {
+        if (bits === 0) return false;
+        ep = es;
+        ap = as;
+        port = l4 + 4;
+        ck = l4 + 2;
+      }
+      const ce = (ed[ck]! << 8) | ed[ck + 1]!;
+      const ca = (ad[ck]! << 8) | ad[ck + 1]!;
+      if (proto === 17 && ce === 0) {
+        if (ca !== 0) return false;
+      } else {
+        let want = csumReplace16(ce, ep, ap);
+        if (proto === 17 && want === 0) want = 0xffff;
+        if (ca !== want) return false;
+      }
+      if (nSkip + 2 > skip.length) return false;
+      if (port < ck) {
+        skip[nSkip++] = port;
+        skip[nSkip++] = ck;
+      } else {
+        skip[nSkip++] = ck;
+        skip[nSkip++] = port;
       }
     }
+    if (nSkip === 0) return false;
+    // Still learn the levels whose ports did not change, as the general comparison would.
+    for (let i = 0; i < levels; i++) {
+      if (we.l4Off[i]! < 0 || (we.sport[i] !== wa.sport[i] || we.dport[i] !== wa.dport[i])) continue;
+      canon.check(we, wa, i, this.incons);
+      if (this.incons.bits !== 0) return false;
+    }
+    let from = 0;
+    for (let k = 0; k < nSkip; k++) {
+      const off = skip[k]!;
+      if (off < from) return false;
+      for (let j = from; j < off; j++) if (ed[j] !== ad[j]) return false;
+      from = off + 2;
+    }
+    const n = ed.length;
+    if (n - from < 64) {
+      for (let j = from; j < n; j++) if (ed[j] !== ad[j]) return false;
+      return true;
+    }
+    return Buffer.compare(ed.subarray(from), ad.subarray(from)) === 0;
+  }
+
+  /**
+   * Runs canon-ports over every IP level of a pair: fills `suppress` and `inconsBits`
+   * per level; true when no renaming was inconsistent.
+   */
+  private canonLevels(e: PacketView, a: PacketView, same: boolean): boolean {
+    const canon = this.canon!;
+    const we = this.we;
+    walkFrame(e.data, e.linkType, we);
+    const wa = same && e.linkType === a.linkType ? we : this.wa;
+    if (wa !== we) walkFrame(a.data, a.linkType, wa);
+    const levels = Math.min(we.levels, wa.levels);
+    const sup = this.suppress;
+    const inc = this.inconsBits;
+    const ic = this.incons;
+    let ok = true;
+    for (let i = 0; i < MAX_LEVELS; i++) {
+      sup[i] = 0;
+      inc[i] = 0;
+    }
+    for (let i = 0; i < levels; i++) {
+      sup[i] = canon.check(we, wa, i, ic);
+      if (ic.bits !== 0) {
+        inc[i] = ic.bits;
+        this.inconsNote[i] = ic.note;
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  /** `canonDone`: canonLevels already ran for this pair (and found an inconsistency). */
+  private compareSlow(e: PacketView, a: PacketView, same: boolean, canonDone: boolean): FieldDiff[] | null {
+    let out: FieldDiff[] | null = null;
+    if (!this.ignTs && (e.tsSec !== a.tsSec || e.tsNsec !== a.tsNsec)) {
+      const dns = (e.tsSec - a.tsSec) * 1e9 + (e.tsNsec - a.tsNsec);
+      if (Math.abs(dns) > this.tolNs) out = add(out, { field: 'ts', expected: tsText(e.tsSec, e.tsNsec), actual: tsText(a.tsSec, a.tsNsec) });
+    }
+    if (!this.ignOrig && e.origLen !== a.origLen) out = add(out, { field: 'origlen', expected: e.origLen, actual: a.origLen });
+    if (!this.ignCaplen && e.data.length !== a.data.length) out = add(out, { field: 'caplen', expected: e.data.length, actual: a.data.length });
+    if (!this.ignComment && !commentsEqual(e.comments, a.comments)) {
+      out = add(out, { field: 'comment', expected: e.comments?.join('\n') ?? null, actual: a.comments?.join('\n') ?? null });
+    }
+    if (!this.ignLinktype && e.linkType !== a.linkType) out = add(out, { field: 'linktype', expected: e.linkType, actual: a.linkType });
+    const canon = this.canon !== undefined;
+    const inconsistent = canon && (canonDone || !this.canonLevels(e, a, same));
     if (same && !inconsistent) return out;
-    for (const d of this.fieldDiffs(e, a, same, canon !== undefined)) push(d);
+    for (const d of this.fieldDiffs(e, a, same, canon)) out = add(out, d);
     return out;
   }
 
@@ -197,8 +341,8 @@ export class PairComparer {
       const fe = ne.layer.fields;
       const fa = na.layer.fields;
       const isL4 = ne.layer.name === 'tcp' || ne.layer.name === 'udp' || ne.layer.name === 'icmp' || ne.layer.name === 'icmpv6';
-      const sup = canon && isL4 && ne.depth < 4 ? this.suppress[ne.depth]! : 0;
-      const inc = canon && isL4 && ne.depth < 4 ? this.inconsBits[ne.depth]! : 0;
+      const sup = canon && isL4 && ne.depth < MAX_LEVELS ? this.suppress[ne.depth]! : 0;
+      const inc = canon && isL4 && ne.depth < MAX_LEVELS ? this.inconsBits[ne.depth]! : 0;
       const keys = new Set([...Object.keys(fe), ...Object.keys(fa)]);
       for (const f of keys) {
         const ve: FieldValue = f in fe ? fe[f]! : null;

@@ -209,6 +209,7 @@ class DiffRun implements AlignSink {
     let endE = false;
     let endA = false;
     const s = this.report.summary;
+    const canon = this.cmp.canon !== undefined;
     // Which side to read next: both, unless one unit has packets of one side queued ahead
     // (after an insertion or deletion); then the side that is behind catches up first.
     let skipE = false;
@@ -235,15 +236,25 @@ class DiffRun implements AlignSink {
         s.actualPackets++;
         if (uA.aligner.seenA === 0 && !mine.includes(uA)) mine.push(uA);
       }
-      if (recE !== null && recA !== null && uE === uA && uE!.aligner.idle && bytesEqual(recE.data, recA.data)) {
+      if (recE !== null && recA !== null && uE === uA && uE!.aligner.idle) {
         const u = uE!;
-        const fields = this.cmp.compare(recE, recA, true);
-        if (fields === null) {
+        if (bytesEqual(recE.data, recA.data)) {
+          const fields = this.cmp.compare(recE, recA, true);
+          if (fields === null) {
+            u.report.identical++;
+            s.identical++;
+          } else this.fastChanged(u, recE, recE.index + 1, u.aligner.seenE, recA, recA.index + 1, u.aligner.seenA, fields, labelE, labelA);
+          u.aligner.skipPair();
+          continue;
+        }
+        // canon-ports between runs with other seeds: most pairs differ only by a renamed
+        // port. The aligner would pair them at once (same flow key); skip its copies.
+        if (canon && this.cmp.renamedOnly(recE, recA)) {
           u.report.identical++;
           s.identical++;
-        } else this.fastChanged(u, recE, recE.index + 1, u.aligner.seenE, recA, recA.index + 1, u.aligner.seenA, fields, labelE, labelA);
-        u.aligner.skipPair();
-        continue;
+          u.aligner.skipPair();
+          continue;
+        }
       }
       let pendE = recE;
       let pendA = recA;

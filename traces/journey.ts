@@ -1,11 +1,16 @@
 /**
- * @module tools/journey
+ * @module traces/journey
  * A packet's or a flow's way through the dataplane as text, hop by hop, in the order the
  * seed walks it: program and observation point, the Cilium functions, each map lookup with
- * its key and result, each rewrite, and the verdict. Shared by `explain` and the
- * dashboard's journey view.
+ * its key and result, the egress policy that matched, the SNAT allocation (allocator,
+ * candidates, retries, chosen port), each rewrite, and the verdict with the drop reason and
+ * the translated source. One formatter for `egresslab explain`, the live dashboard (`replay
+ * --dash`) and the offline one (`egresslab dash`); it reads only FlowEvents, so it lives
+ * here where dashboards/ may import it.
+ *
+ * The strings are not sanitised here: the dashboard sanitises every line it shows.
  */
-import type { FlowEvent } from '../traces/events.ts';
+import type { FlowEvent } from './events.ts';
 
 function l4Text(ev: FlowEvent): { sport: string; dport: string; proto: string; extra: string } {
   const l4 = ev.flow.l4;
@@ -25,15 +30,48 @@ export function eventTuple(ev: FlowEvent): string {
   return `${ev.flow.IP.source}${t.sport} -> ${ev.flow.IP.destination}${t.dport} ${t.proto}${t.extra}`;
 }
 
+function endpoint(ip: string, port: number | undefined): string {
+  return port === undefined ? ip : `${ip}:${port}`;
+}
+
+/** Protocol first, for the dashboard's event and flow lines: `TCP 10.0.1.209:40000 -> 172.18.0.7:80 [SYN]`. */
+export function describeTuple(ev: FlowEvent): string {
+  const f = ev.flow;
+  const l4 = f.l4;
+  if (l4 && 'TCP' in l4) {
+    const flags = l4.TCP.flags ? Object.keys(l4.TCP.flags).join(',') : '';
+    return `TCP ${endpoint(f.IP.source, l4.TCP.source_port)} -> ${endpoint(f.IP.destination, l4.TCP.destination_port)}${flags ? ` [${flags}]` : ''}`;
+  }
+  if (l4 && 'UDP' in l4) return `UDP ${endpoint(f.IP.source, l4.UDP.source_port)} -> ${endpoint(f.IP.destination, l4.UDP.destination_port)}`;
+  if (l4 && 'ICMPv4' in l4) return `ICMP ${f.IP.source} -> ${f.IP.destination} type ${l4.ICMPv4.type} code ${l4.ICMPv4.code}`;
+  if (l4 && 'ICMPv6' in l4) return `ICMPv6 ${f.IP.source} -> ${f.IP.destination} type ${l4.ICMPv6.type} code ${l4.ICMPv6.code}`;
+  return `IP ${f.IP.source} -> ${f.IP.destination}`;
+}
+
+export interface JourneyOptions {
+  /**
+   * The flow the events belong to (the dashboard's enter key on a conntrack row): adds a
+   * first line `flow <id>: <tuple of its first event>`, and a line saying so when there are
+   * no events.
+   */
+  flowId?: string;
+}
+
 /** Lines for a list of events (one packet, or every packet of a flow), grouped by input packet. */
-export function formatJourney(events: readonly FlowEvent[]): string[] {
+export function formatJourney(events: readonly FlowEvent[], opts: JourneyOptions = {}): string[] {
   const lines: string[] = [];
+  if (opts.flowId !== undefined) {
+    if (events.length === 0) return [`flow ${opts.flowId}: no events recorded`];
+    lines.push(`flow ${opts.flowId}: ${describeTuple(events[0]!)}`);
+  }
   let lastPacket = '';
+  let lastPolicy: string | undefined;
   let hop = 0;
   for (const ev of events) {
     const x = ev.egresslab;
     if (x.packet_id !== lastPacket) {
       lastPacket = x.packet_id;
+      lastPolicy = undefined;
       hop = 0;
       if (lines.length) lines.push('');
       const origin = x.input_index >= 0 ? `input packet ${x.input_index}` : 'generated packet';
@@ -44,12 +82,15 @@ export function formatJourney(events: readonly FlowEvent[]): string[] {
     lines.push(`  ${String(hop).padStart(2)}. ${ev.node_name}  ${x.device}  ${x.program}  ${point}`);
     for (const f of x.functions ?? []) lines.push(`        ${f}`);
     for (const l of x.lookups ?? []) lines.push(`        lookup ${l.map} [${l.key}] -> ${l.result}`);
+    // Every hop of a matched packet carries the policy: say it where it first applies.
+    if (x.policy && x.policy !== lastPolicy) lines.push(`        policy ${x.policy}`);
+    lastPolicy = x.policy;
     if (x.snat) {
       const c = x.snat.candidates.join(', ');
       lines.push(`        snat_v4_new_mapping (${x.snat.allocator}): candidates ${c || '-'}; retries ${x.snat.retries}${x.snat.chosen !== undefined ? `; chosen ${x.snat.chosen}` : '; none free'}`);
     }
     for (const r of x.rewrites ?? []) lines.push(`        rewrite ${r}`);
-    const drop = ev.flow.verdict === 'DROPPED' ? ` ${ev.flow.drop_reason} ${ev.flow.drop_reason_desc ?? ''}` : '';
+    const drop = ev.flow.verdict === 'DROPPED' ? ` ${ev.flow.drop_reason ?? '?'} ${ev.flow.drop_reason_desc ?? ''}` : '';
     lines.push(`        verdict ${ev.flow.verdict}${drop}  now ${eventTuple(ev)}${ev.flow.IP.source_xlated ? `  (source_xlated ${ev.flow.IP.source_xlated})` : ''}`);
   }
   return lines;
