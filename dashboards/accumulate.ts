@@ -39,7 +39,7 @@ import type {
   RemotePortUsage,
   StatsSnapshot,
 } from '../traces/stats.ts';
-import { describeTuple, formatJourney } from '../traces/journey.ts';
+import { eventLine, formatJourney } from '../traces/journey.ts';
 
 export type Profile = '1.10' | '1.17';
 
@@ -513,16 +513,7 @@ export class EventAccumulator {
   }
 
   private pushEvent(ev: FlowEvent): void {
-    const f = ev.flow;
-    const x = ev.egresslab;
-    const pod = f.is_reply ? f.destination : f.source;
-    const podName = pod?.pod_name ? `${pod.namespace ? `${pod.namespace}/` : ''}${pod.pod_name} ` : '';
-    const point = f.trace_observation_point ?? '-';
-    const xl = f.IP.source_xlated ? ` => ${f.IP.source_xlated}` : '';
-    const drop = f.verdict === 'DROPPED' ? ` drop ${f.drop_reason ?? '?'} ${f.drop_reason_desc ?? ''}` : '';
-    const dev = f.interface?.name ?? x.device;
-    const text = `${point} ${describeTuple(ev)}${xl}${drop} ${podName}${ev.node_name} ${dev} ${x.program}`;
-    this.recent.push({ time: f.time ?? ev.time, text, verdict: f.verdict });
+    this.recent.push(eventLine(ev));
     if (this.recent.length > this.o.maxEvents) this.recent.splice(0, this.recent.length - this.o.maxEvents);
   }
 

@@ -56,6 +56,8 @@ import {
 import { ipToString } from './packet/addr.ts';
 import {
   buildEnv,
+  DEV_ETH0,
+  DEV_TUNNEL,
   IPC_ENDPOINT,
   IPC_EXTERNAL,
   IPC_NODE,
@@ -92,11 +94,42 @@ export interface Hop {
   node: string;
   device: string;
   direction: 'in' | 'out';
-  /** Ethernet frame; valid during the call only. */
-  frame: Uint8Array;
+  /** Ethernet frame; valid during the call only (a view of `buf`, made when asked for). */
+  readonly frame: Uint8Array;
+  /** The frame without a view: `frameLen` bytes at `frameOff` in `buf` (valid during the call). */
+  buf: Uint8Array;
+  frameOff: number;
+  frameLen: number;
+  /** Position of the node in nodeNames() and of the device in devices(node); -1 if unknown. */
+  nodeIndex: number;
+  deviceIndex: number;
   tsSec: number;
   tsNsec: number;
   comment: string | undefined;
+}
+
+/**
+ * The one Hop the engine hands to the observer, refilled for every hop: an object, a frame
+ * copy and a view per hop were most of a replay's garbage. Observers that keep a hop copy it.
+ */
+class HopRecord implements Hop {
+  node = '';
+  device = '';
+  direction: 'in' | 'out' = 'in';
+  buf: Uint8Array;
+  frameOff = 0;
+  frameLen = 0;
+  nodeIndex = -1;
+  deviceIndex = -1;
+  tsSec = 0;
+  tsNsec = 0;
+  comment: string | undefined = undefined;
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+  }
+  get frame(): Uint8Array {
+    return this.buf.subarray(this.frameOff, this.frameOff + this.frameLen);
+  }
 }
 
 export interface DataplaneObserver {
@@ -119,6 +152,8 @@ interface Pending {
 }
 
 const EVENT_RING = 64;
+/** drop(): no ingress snapshot to show. */
+const NO_TAP = -1;
 
 export class Dataplane {
   private readonly env: Env;
@@ -127,6 +162,9 @@ export class Dataplane {
   private readonly wantHop: boolean;
   private readonly wantEvent: boolean;
   private readonly jr: Journey | null;
+  private readonly hopRecord: HopRecord;
+  /** Stands in for the journey of `entry` events, which carry none. */
+  private readonly emptyJourney = new Journey();
   private readonly gcInterval: number;
   private readonly profile: Profile;
   private readonly seed: number;
@@ -214,6 +252,8 @@ export class Dataplane {
       this.hostList.push(x);
     }
     this.skb.jr = this.jr;
+    this.skb.jd = this.wantEvent || o.recordJourney ? this.jr : null;
+    this.hopRecord = new HopRecord(this.skb.mem);
   }
 
   // ---------------------------------------------------------------- input
@@ -439,12 +479,13 @@ export class Dataplane {
   private fromPod(ep: EndpointState): void {
     const node = ep.node;
     const skb = this.skb;
-    const pre = this.wantHop ? skb.frame().slice() : null;
+    // The ingress tap sees the frame before the program rewrites it in place.
+    if (this.wantHop) skb.snapshot();
     this.program = 'bpf_lxc:from-container';
     if (this.wantEvent) this.event(node, ep.ifName, TRACE_FROM_LXC, 0, true);
     const verdict = fromContainer(this.env, node, ep, skb);
-    if (verdict < 0) return this.drop(verdict, node, ep.ifName, pre, 'in');
-    if (pre) this.hopFrame(node, ep.ifName, 'in', pre);
+    if (verdict < 0) return this.drop(verdict, node, ep.ifName, this.wantHop ? ep.devIndex : NO_TAP);
+    if (this.wantHop) this.hopFrame(node, ep.ifName, ep.devIndex, 'in', true);
     this.afterRedirect(node, ep.ifName);
   }
 
@@ -469,9 +510,9 @@ export class Dataplane {
     const skb = this.skb;
     this.program = 'bpf_lxc:to-container';
     const verdict = toContainer(this.env, node, ep, skb);
-    if (verdict < 0) return this.drop(verdict, node, ep.ifName, null, 'out');
+    if (verdict < 0) return this.drop(verdict, node, ep.ifName, NO_TAP);
     if (this.wantEvent) this.event(node, ep.ifName, TRACE_TO_LXC, 0, false);
-    if (this.wantHop) this.hopFrame(node, ep.ifName, 'out', skb.frame());
+    if (this.wantHop) this.hopFrame(node, ep.ifName, ep.devIndex, 'out', false);
     this.cons.delivered++;
   }
 
@@ -485,7 +526,7 @@ export class Dataplane {
       this.jr.note(`encapsulate to ${ipToString(skb.tunnelEndpoint)} VNI ${skb.vni}`);
     }
     if (this.wantEvent) this.event(node, dev, TRACE_TO_OVERLAY, 0, false);
-    if (this.wantHop) this.hopFrame(node, dev, 'out', skb.frame());
+    if (this.wantHop) this.hopFrame(node, dev, DEV_TUNNEL, 'out', false);
     const tep = skb.tunnelEndpoint;
     const vni = skb.vni;
     const peer = this.addrOwner.get(tep);
@@ -496,15 +537,15 @@ export class Dataplane {
       const self = peerNode === node;
       const c = `${dev === 'cilium_geneve' ? 'Geneve' : 'VXLAN'} ${ipToString(node.ip)} -> ${ipToString(tep)} VNI ${vni} sport ${sport}` +
         (self ? ' (to this node itself: the kernel routes it via lo; shown on eth0 once)' : '');
-      this.hop(node, 'eth0', 'out', skb.frame(), c);
+      this.hop(node, 'eth0', DEV_ETH0, 'out', false, c);
     }
     if (!peerNode) {
       this.cons.sent++;
       return;
     }
-    if (peerNode !== node && this.wantHop) this.hop(peerNode, 'eth0', 'in', skb.frame(), `${dev === 'cilium_geneve' ? 'Geneve' : 'VXLAN'} from ${ipToString(node.ip)} VNI ${vni}`);
+    if (peerNode !== node && this.wantHop) this.hop(peerNode, 'eth0', DEV_ETH0, 'in', false, `${dev === 'cilium_geneve' ? 'Geneve' : 'VXLAN'} from ${ipToString(node.ip)} VNI ${vni}`);
     if (!decapFrame(skb.buf, skb.off, skb.end, env.tunnelKind, env.tunnelPort, this.decap)) {
-      return this.drop(-147, peerNode, dev, null, 'in');
+      return this.drop(-147, peerNode, dev, NO_TAP);
     }
     skb.off = this.decap.innerOff;
     skb.resetMeta();
@@ -516,12 +557,12 @@ export class Dataplane {
   private overlayIn(node: NodeState): void {
     const skb = this.skb;
     const dev = node.tunnelDevice;
-    const pre = this.wantHop ? skb.frame().slice() : null;
+    if (this.wantHop) skb.snapshot();
     this.program = 'bpf_overlay:from-overlay';
     if (this.wantEvent) this.event(node, dev, TRACE_FROM_OVERLAY, 0, true);
     const verdict = fromOverlay(this.env, node, skb);
-    if (verdict < 0) return this.drop(verdict, node, dev, pre, 'in');
-    if (pre) this.hopFrame(node, dev, 'in', pre);
+    if (verdict < 0) return this.drop(verdict, node, dev, this.wantHop ? DEV_TUNNEL : NO_TAP);
+    if (this.wantHop) this.hopFrame(node, dev, DEV_TUNNEL, 'in', true);
     this.afterRedirect(node, dev);
   }
 
@@ -537,12 +578,12 @@ export class Dataplane {
     }
     const dst = env.ipcache(v.daddr);
     // Kernel forwarding decrements the TTL (ip_forward).
-    if (!v.decTtl()) return this.drop(-134, node, 'eth0', null, 'out');
+    if (!v.decTtl()) return this.drop(-134, node, 'eth0', NO_TAP);
     if (dst.kind === IPC_ENDPOINT || dst.kind === IPC_POD_CIDR) {
       this.program = 'bpf_host:from-host';
       if (this.wantEvent) this.event(node, 'cilium_host', TRACE_FROM_HOST, 0, true);
       const verdict = fromHost(env, node, skb);
-      if (verdict < 0) return this.drop(verdict, node, 'cilium_host', null, 'out');
+      if (verdict < 0) return this.drop(verdict, node, 'cilium_host', NO_TAP);
       return this.afterRedirect(node, 'cilium_host');
     }
     const nh = dst.kind === IPC_NODE && dst.node ? dst.node.mac : dst.kind === IPC_EXTERNAL && dst.ext ? macBytesCached(dst.ext.mac) : env.routerMac;
@@ -560,7 +601,7 @@ export class Dataplane {
       env.fillUp = null;
       this.fillUpGc(n);
     }
-    if (verdict < 0) return this.drop(verdict, node, 'eth0', null, 'out');
+    if (verdict < 0) return this.drop(verdict, node, 'eth0', NO_TAP);
     if (skb.next === NEXT_TUNNEL && verdict !== 0) return this.tunnelOut(node);
     // redirect_neigh / the neighbour: the next hop's MAC on the docker bridge.
     const v = skb.view;
@@ -568,7 +609,7 @@ export class Dataplane {
     const nh = dst.kind === IPC_NODE && dst.node ? dst.node.mac : dst.kind === IPC_EXTERNAL && dst.ext ? macBytesCached(dst.ext.mac) : env.routerMac;
     skb.setMacs(nh, node.mac);
     if (this.wantEvent) this.event(node, 'eth0', TRACE_TO_NETWORK, 0, false);
-    if (this.wantHop) this.hopFrame(node, 'eth0', 'out', skb.frame());
+    if (this.wantHop) this.hopFrame(node, 'eth0', DEV_ETH0, 'out', false);
     this.wire(node);
   }
 
@@ -589,16 +630,17 @@ export class Dataplane {
   private netdevIn(node: NodeState): void {
     const skb = this.skb;
     skb.resetMeta();
-    const pre = this.wantHop ? skb.frame().slice() : null;
+    if (this.wantHop) skb.snapshot();
     this.program = 'bpf_host:from-netdev';
     if (this.wantEvent) this.event(node, 'eth0', TRACE_FROM_NETWORK, 0, true);
     const verdict = fromNetdev(this.env, node, skb);
-    if (verdict < 0) return this.drop(verdict, node, 'eth0', pre, 'in');
-    if (pre) this.hopFrame(node, 'eth0', 'in', pre);
+    if (verdict < 0) return this.drop(verdict, node, 'eth0', this.wantHop ? DEV_ETH0 : NO_TAP);
+    if (this.wantHop) this.hopFrame(node, 'eth0', DEV_ETH0, 'in', true);
     this.afterRedirect(node, 'eth0');
   }
 
-  private drop(code: number, node: NodeState, device: string, pre: Uint8Array | null, dir: 'in' | 'out'): void {
+  /** `tap`: the ingress device whose snapshot shows the dropped packet, or NO_TAP. */
+  private drop(code: number, node: NodeState, device: string, tap: number): void {
     this.cons.dropped++;
     const abs = -code;
     this.dropCounts.set(abs, (this.dropCounts.get(abs) ?? 0) + 1);
@@ -630,8 +672,8 @@ export class Dataplane {
       this.jr.note(`DROP ${d.code} ${d.text}`);
       if (this.wantEvent) this.event(node, device, 0, code, false);
       // Ingress taps run before the program: the dropped packet shows there. Egress ones do not.
-      if (pre && dir === 'in') this.hopFrame(node, device, 'in', pre);
-      else this.jr.notes = [];
+      if (tap !== NO_TAP) this.hopFrame(node, device, tap, 'in', true);
+      else this.jr.clearNotes();
     }
   }
 
@@ -676,16 +718,34 @@ export class Dataplane {
     return id;
   }
 
-  private hopFrame(node: NodeState, device: string, dir: 'in' | 'out', frame: Uint8Array): void {
+  /** A hop whose comment is the notes so far (then cleared for the next hop). */
+  private hopFrame(node: NodeState, device: string, devIndex: number, dir: 'in' | 'out', snapshot: boolean): void {
     const jr = this.jr!;
-    const c = jr.notes.length ? jr.notes.join('; ') : undefined;
-    jr.notes = [];
-    this.hop(node, device, dir, frame, c);
+    const c = jr.comment();
+    jr.clearNotes();
+    this.hop(node, device, devIndex, dir, snapshot, c);
   }
 
-  private hop(node: NodeState, device: string, dir: 'in' | 'out', frame: Uint8Array, comment: string | undefined): void {
+  /** Hands the observer the current frame, or the ingress snapshot, without copying either. */
+  private hop(node: NodeState, device: string, devIndex: number, dir: 'in' | 'out', snapshot: boolean, comment: string | undefined): void {
     const skb = this.skb;
-    this.obs!.hop!({ node: node.name, device, direction: dir, frame, tsSec: skb.tsSec, tsNsec: skb.tsNsec, comment });
+    const h = this.hopRecord;
+    h.node = node.name;
+    h.nodeIndex = node.index;
+    h.device = device;
+    h.deviceIndex = devIndex;
+    h.direction = dir;
+    if (snapshot) {
+      h.frameOff = skb.snapOff;
+      h.frameLen = skb.snapLen;
+    } else {
+      h.frameOff = skb.off;
+      h.frameLen = skb.end - skb.off;
+    }
+    h.tsSec = skb.tsSec;
+    h.tsNsec = skb.tsNsec;
+    h.comment = comment;
+    this.obs!.hop!(h);
   }
 
   /** Emits one flow event for the current packet; `entry` events carry no journey. */
@@ -696,7 +756,7 @@ export class Dataplane {
     const env = this.env;
     const se = env.ipcache(v.saddr);
     const de = env.ipcache(v.daddr);
-    const empty = entry ? new Journey() : jr;
+    const empty = entry ? this.emptyJourney : jr;
     const ev = buildFlowEvent({
       node: node.name,
       device,
@@ -723,13 +783,14 @@ export class Dataplane {
       packetId: this.packetId,
       flowId: this.flowId,
       inputIndex: this.inputIndex,
-      summary: entry ? undefined : jr.notes.length ? jr.notes.join('; ') : v.proto === 6 ? `TCP Flags: ${tcpFlagsText(v.tcpFlags)}` : undefined,
+      summary: entry ? undefined : jr.notes.length ? jr.comment() : v.proto === 6 ? `TCP Flags: ${tcpFlagsText(v.tcpFlags)}` : undefined,
       journey: empty,
     });
     if (!entry) {
-      jr.functions = [];
-      jr.lookups = [];
-      jr.rewrites = [];
+      // In place: buildFlowEvent copied what it keeps.
+      if (jr.functions.length !== 0) jr.functions.length = 0;
+      if (jr.lookups.length !== 0) jr.lookups.length = 0;
+      if (jr.rewrites.length !== 0) jr.rewrites.length = 0;
       jr.snat = undefined;
       jr.policy = undefined;
     }

@@ -43,6 +43,11 @@ export const NEXT_TUNNEL = 1;
 export const NEXT_LXC = 2;
 export const NEXT_NETDEV = 3;
 
+/** Positions in `NodeState.devices` of the devices every node has; the lxcs follow. */
+export const DEV_ETH0 = 0;
+export const DEV_TUNNEL = 1;
+export const DEV_HOST = 2;
+
 /** ipcache entry kinds. */
 export const IPC_WORLD = 0;
 export const IPC_ENDPOINT = 1;
@@ -61,6 +66,8 @@ export interface EndpointState {
   lxcMac: Uint8Array;
   node: NodeState;
   ifName: string;
+  /** Position of the lxc device in `node.devices` (hop observers index by it). */
+  devIndex: number;
 }
 
 export interface DeviceInfo {
@@ -121,9 +128,22 @@ export interface Env {
   routerMac: Uint8Array;
 }
 
+/** Bytes of `Skb.buf`; the ingress snapshot lies right after it in the same memory. */
+const SKB_BYTES = HEADROOM + MAX_FRAME + HEADROOM;
+
 /** The packet context (one, reused). */
 export class Skb {
-  readonly buf = new Uint8Array(HEADROOM + MAX_FRAME + HEADROOM);
+  /**
+   * One allocation for the frame and the ingress snapshot, so taking a snapshot is a
+   * `copyWithin` (no per-packet array, as `slice()` was). `buf` covers only the frame area:
+   * its length bounds the view's parsing exactly as before. The snapshot area is as large
+   * as the frame area, so any frame fits.
+   */
+  readonly mem = new Uint8Array(2 * SKB_BYTES);
+  readonly buf = this.mem.subarray(0, SKB_BYTES);
+  /** Offset in `mem` of the snapshot (the frame as it arrived at an ingress tap) and its length. */
+  readonly snapOff = SKB_BYTES;
+  snapLen = 0;
   /** Frame (Ethernet) start and end in `buf`. */
   off = HEADROOM;
   end = HEADROOM;
@@ -149,7 +169,14 @@ export class Skb {
   translated = false;
   /** Reply direction (trace reason CT_REPLY). */
   isReply = false;
+  /** Hop comments: the notes of the journey (non-null when hops or events are observed). */
   jr: Journey | null = null;
+  /**
+   * The same journey when its detail is wanted too (functions, lookups, rewrites, SNAT,
+   * policy: events and explain); null when only hop comments are written, so the programs
+   * skip building those strings.
+   */
+  jd: Journey | null = null;
 
   /**
    * Parses the IPv4 header of the current frame (after the 14-byte Ethernet header). The
@@ -158,6 +185,12 @@ export class Skb {
    */
   parse(): number {
     return this.view.parse(this.buf, this.off + 14);
+  }
+
+  /** Copies the current frame to the snapshot area (what an ingress tap saw before the program). */
+  snapshot(): void {
+    this.mem.copyWithin(this.snapOff, this.off, this.end);
+    this.snapLen = this.end - this.off;
   }
 
   /** The current frame (a view; valid until the next change). */
@@ -303,13 +336,17 @@ export function buildEnv(o: BuildOptions): Env {
       lxcMac: lxcMacOf(spec.ifName),
       node,
       ifName: spec.ifName,
+      devIndex: -1,
     };
     endpoints.push(ep);
     node.endpoints.set(ep.ip, ep);
   }
   for (const n of nodes) {
     n.devices.push({ name: 'eth0', kind: 'eth0' }, { name: tunnelDevice, kind: tunnelDevice }, { name: 'cilium_host', kind: 'cilium_host' });
-    for (const ep of n.endpoints.values()) n.devices.push({ name: ep.ifName, kind: 'lxc' });
+    for (const ep of n.endpoints.values()) {
+      ep.devIndex = n.devices.length;
+      n.devices.push({ name: ep.ifName, kind: 'lxc' });
+    }
   }
 
   const exact = new Map<number, IpcacheEntry>();

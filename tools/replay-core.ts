@@ -10,14 +10,13 @@ import { join } from 'node:path';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { CaptureError, ConfigError, OutputError } from '../traces/errors.ts';
 import { decodeLinkType, openCapture, type L3Location } from '../traces/open.ts';
-import { createPcapWriter } from '../traces/pcap-writer.ts';
-import { createPcapngWriter } from '../traces/pcapng-writer.ts';
+import { createPcapWriter, type PcapWriter } from '../traces/pcap-writer.ts';
+import { createPcapngWriter, type PcapngWriter } from '../traces/pcapng-writer.ts';
 import {
   DIRECTION_INBOUND,
   DIRECTION_OUTBOUND,
   LINKTYPE_ETHERNET,
   type CaptureReader,
-  type CaptureWriter,
 } from '../traces/record.ts';
 import { formatFlowEvent, type FlowEvent } from '../traces/events.ts';
 import type { StatsSnapshot, Summary } from '../traces/stats.ts';
@@ -89,6 +88,50 @@ export class ReplayControl {
     if (this.steps === 0) return false;
     this.steps--;
     return true;
+  }
+}
+
+/**
+ * Paces a live replay by capture time, anchored to a reference packet (tcpreplay's drift
+ * fix: deadlines are computed from the anchor, never accumulated). A pause, a step or a
+ * change of speed re-anchors, so resuming does not burst to catch up.
+ */
+class Pacer {
+  private anchorCapture: number | undefined;
+  private anchorWall = 0;
+  private anchorSpeed: number | undefined;
+  private sinceYield = 0;
+  constructor(private readonly control: ReplayControl) {}
+
+  /** Waits until the record at (sec, nsec) is due; false when the user asked to quit. */
+  async hold(sec: number, nsec: number): Promise<boolean> {
+    const c = this.control;
+    const t = sec + nsec / 1e9;
+    for (;;) {
+      if (c.quit) return false;
+      if (c.paused) {
+        this.anchorCapture = undefined;
+        if (c.takeStep()) return true;
+        await sleep(20);
+        continue;
+      }
+      if (c.speed === undefined) {
+        // Top speed, but let the dashboard render between batches.
+        if (++this.sinceYield >= 256) {
+          this.sinceYield = 0;
+          await yieldToLoop();
+        }
+        return true;
+      }
+      if (this.anchorCapture === undefined || this.anchorSpeed !== c.speed) {
+        this.anchorCapture = t;
+        this.anchorWall = performance.now();
+        this.anchorSpeed = c.speed;
+      }
+      const wait = this.anchorWall + ((t - this.anchorCapture) / c.speed) * 1000 - performance.now();
+      if (wait <= 1) return true;
+      await sleep(Math.min(wait, 50));
+    }
   }
 }
 
@@ -170,10 +213,18 @@ class LineFile {
   }
 }
 
-/** Output captures, created on first use so a device that saw nothing leaves no file (pcap) or an empty interface (pcapng). */
+/**
+ * Output captures, created on first use so a device that saw nothing leaves no file (pcap)
+ * or an empty interface (pcapng). Writers and interface ids sit in arrays indexed by the
+ * hop's node and device positions, so a hop costs no string key or Map lookup.
+ */
 class HopWriters {
-  private readonly perNode = new Map<string, { writer: CaptureWriter; ifIds: Map<string, number> }>();
-  private readonly perDevice = new Map<string, CaptureWriter>();
+  /** pcapng: per node index, its writer and the interface id per device index. */
+  private readonly perNode: ({ writer: PcapngWriter; ifIds: number[]; byName: Map<string, number> } | undefined)[] = [];
+  /** pcap: per node index, per device index, the file's writer. */
+  private readonly perDevice: (PcapWriter | undefined)[][] = [];
+  /** pcap writers of devices the node did not list (deviceIndex -1), by node/device name. */
+  private readonly perDeviceByName = new Map<string, PcapWriter>();
   readonly files: string[] = [];
   constructor(
     private readonly outDir: string,
@@ -183,51 +234,70 @@ class HopWriters {
   ) {}
 
   write(h: Hop): void {
-    const direction = h.direction === 'in' ? DIRECTION_INBOUND : DIRECTION_OUTBOUND;
     if (this.format === 'pcapng') {
-      let n = this.perNode.get(h.node);
-      if (!n) {
-        const file = `${h.node}.pcapng`;
-        const writer = createPcapngWriter(join(this.outDir, file), { comment: `egresslab replay: node ${h.node}` });
-        const ifIds = new Map<string, number>();
-        // Every observation device of the node gets an interface up front, in a fixed order.
-        for (const d of this.dp.devices(h.node)) {
-          ifIds.set(d.name, writer.addInterface({ name: `${h.node}/${d.name}`, description: d.kind, linkType: LINKTYPE_ETHERNET, resolution: this.resolution }));
-        }
-        n = { writer, ifIds };
-        this.perNode.set(h.node, n);
-        this.files.push(file);
-      }
-      let id = n.ifIds.get(h.device);
+      const n = this.perNode[h.nodeIndex] ?? this.openNode(h);
+      let id = h.deviceIndex >= 0 ? n.ifIds[h.deviceIndex] : n.byName.get(h.device);
       if (id === undefined) {
         id = n.writer.addInterface({ name: `${h.node}/${h.device}`, linkType: LINKTYPE_ETHERNET, resolution: this.resolution });
-        n.ifIds.set(h.device, id);
+        n.byName.set(h.device, id);
       }
-      n.writer.writePacket(id, h.tsSec, h.tsNsec, h.frame, { comment: h.comment, direction });
+      const direction = h.direction === 'in' ? DIRECTION_INBOUND : DIRECTION_OUTBOUND;
+      n.writer.writeFrame(id, h.tsSec, h.tsNsec, h.buf, h.frameOff, h.frameLen, h.comment, direction);
     } else {
-      const key = `${h.node}/${h.device}`;
-      let w = this.perDevice.get(key);
+      const row = this.perDevice[h.nodeIndex] ?? (this.perDevice[h.nodeIndex] = []);
+      let w = h.deviceIndex >= 0 ? row[h.deviceIndex] : this.perDeviceByName.get(`${h.node}/${h.device}`);
       if (!w) {
-        mkdirSync(join(this.outDir, h.node), { recursive: true });
-        const file = `${h.node}/${h.device}.pcap`;
-        w = createPcapWriter(join(this.outDir, file), { resolution: this.resolution, linkType: LINKTYPE_ETHERNET });
-        w.addInterface({ name: key, linkType: LINKTYPE_ETHERNET });
-        this.perDevice.set(key, w);
-        this.files.push(file);
+        w = this.openDevice(h);
+        if (h.deviceIndex >= 0) row[h.deviceIndex] = w;
+        else this.perDeviceByName.set(`${h.node}/${h.device}`, w);
       }
-      w.writePacket(0, h.tsSec, h.tsNsec, h.frame);
+      w.writeFrame(h.tsSec, h.tsNsec, h.buf, h.frameOff, h.frameLen);
     }
   }
 
+  private openNode(h: Hop): { writer: PcapngWriter; ifIds: number[]; byName: Map<string, number> } {
+    const file = `${h.node}.pcapng`;
+    const writer = createPcapngWriter(join(this.outDir, file), { comment: `egresslab replay: node ${h.node}` });
+    const ifIds: number[] = [];
+    const byName = new Map<string, number>();
+    // Every observation device of the node gets an interface up front, in a fixed order
+    // (the order of devices(), which the hop's deviceIndex refers to).
+    for (const d of this.dp.devices(h.node)) {
+      const id = writer.addInterface({ name: `${h.node}/${d.name}`, description: d.kind, linkType: LINKTYPE_ETHERNET, resolution: this.resolution });
+      ifIds.push(id);
+      byName.set(d.name, id);
+    }
+    const n = { writer, ifIds, byName };
+    if (h.nodeIndex >= 0) this.perNode[h.nodeIndex] = n;
+    this.files.push(file);
+    return n;
+  }
+
+  private openDevice(h: Hop): PcapWriter {
+    const key = `${h.node}/${h.device}`;
+    mkdirSync(join(this.outDir, h.node), { recursive: true });
+    const file = `${h.node}/${h.device}.pcap`;
+    const w = createPcapWriter(join(this.outDir, file), { resolution: this.resolution, linkType: LINKTYPE_ETHERNET });
+    w.addInterface({ name: key, linkType: LINKTYPE_ETHERNET });
+    this.files.push(file);
+    return w;
+  }
+
+  private writers(): (PcapngWriter | PcapWriter)[] {
+    const out: (PcapngWriter | PcapWriter)[] = [];
+    for (const n of this.perNode) if (n) out.push(n.writer);
+    for (const row of this.perDevice) if (row) for (const w of row) if (w) out.push(w);
+    out.push(...this.perDeviceByName.values());
+    return out;
+  }
+
   close(): void {
-    for (const n of this.perNode.values()) n.writer.close();
-    for (const w of this.perDevice.values()) w.close();
+    for (const w of this.writers()) w.close();
     this.files.sort();
   }
 
   abort(): void {
-    for (const n of this.perNode.values()) n.writer.abort();
-    for (const w of this.perDevice.values()) w.abort();
+    for (const w of this.writers()) w.abort();
   }
 }
 
@@ -288,8 +358,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   let pps = 0;
   let lastReport = started;
   let lastPackets = 0;
-  let captureStart: number | undefined;
-  let wallStart = started;
+  const pacer = control ? new Pacer(control) : undefined;
   let drops = 0;
 
   // The dashboard asks at most ten times a second; its rate is measured between its own asks.
@@ -320,29 +389,13 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   let error: CaptureError | undefined;
   try {
     for (;;) {
-      if (control) {
-        if (control.quit) break;
-        if (control.paused && !control.takeStep()) {
-          await sleep(20);
-          continue;
-        }
-      }
+      if (control?.quit) break;
       const rec = reader.next();
       if (rec === null) break;
       packets++;
-      if (control?.speed !== undefined) {
-        // Anchored to the first packet (tcpreplay's drift fix): deadlines never accumulate error.
-        const t = rec.tsSec + rec.tsNsec / 1e9;
-        if (captureStart === undefined) {
-          captureStart = t;
-          wallStart = performance.now();
-        }
-        const due = wallStart + ((t - captureStart) / control.speed) * 1000;
-        const wait = due - performance.now();
-        if (wait > 1) await sleep(Math.min(wait, 1000));
-      } else if (control && (packets & 255) === 0) {
-        await yieldToLoop();
-      }
+      // A live run holds each record until it is due (or stepped to); the record stays valid
+      // meanwhile because the reader is not advanced.
+      if (pacer && !(await pacer.hold(rec.tsSec, rec.tsNsec))) break;
       if (decodeLinkType(rec, loc)) {
         dp.inject(rec.data, loc.l3Offset, rec.tsSec, rec.tsNsec, rec.index);
       } else {

@@ -3,13 +3,15 @@
  * `egresslab replay <capture|->`: the capture through the modelled dataplane, out as
  * hop-by-hop captures, flow events and summary.json.
  */
+import { openSync } from 'node:fs';
+import { ReadStream } from 'node:tty';
 import type { Subcommand } from './cli.ts';
 import { numberFlag, oneOf, parseFlags } from './args.ts';
 import { UsageError } from '../traces/errors.ts';
 import type { FlowEvent } from '../traces/events.ts';
 import { SCENARIO_FLAGS, SCENARIO_USAGE, scenarioOptions } from './replay-flags.ts';
 import { ReplayControl, runReplay, type ReplayRun } from './replay-core.ts';
-import { formatJourney } from '../traces/journey.ts';
+import { eventLine, formatJourney } from '../traces/journey.ts';
 
 const USAGE = `usage: egresslab replay <capture|-> [options]
 
@@ -61,13 +63,29 @@ const replay: Subcommand = {
     let onStart: ((run: ReplayRun) => void) | undefined;
     let onEvent: ((ev: FlowEvent) => void) | undefined;
     if (values.dash) {
+      if (!process.stdout.isTTY) throw new UsageError('--dash needs a terminal (stdout is not a TTY)');
       const { startDashboard } = await import('../dashboards/dashboard.ts');
+      // When the capture comes on stdin (tcpdump -w - | egresslab replay - --dash), the keys
+      // come from the controlling terminal instead.
+      let keys: NodeJS.ReadableStream | undefined;
+      if (positionals[0] === '-') {
+        try {
+          keys = new ReadStream(openSync('/dev/tty', 'r'));
+        } catch {
+          throw new UsageError('--dash with a capture on stdin needs a controlling terminal (/dev/tty) for the keys');
+        }
+      }
       control = new ReplayControl(speed);
       const ctl = control;
       // The journey view needs the events of a flow; keep the latest ones, bounded.
       const byFlow = new Map<string, FlowEvent[]>();
       const MAX_FLOWS = 20_000;
+      // The events pane: the latest events, turned into lines only when the screen asks.
+      const RECENT = 200;
+      const recent: FlowEvent[] = [];
       onEvent = (ev) => {
+        recent.push(ev);
+        if (recent.length > 2 * RECENT) recent.splice(0, recent.length - RECENT);
         let list = byFlow.get(ev.egresslab.flow_id);
         if (!list) {
           if (byFlow.size >= MAX_FLOWS) byFlow.delete(byFlow.keys().next().value!);
@@ -78,7 +96,8 @@ const replay: Subcommand = {
       };
       onStart = (run) => {
         const dash = startDashboard({
-          getSnapshot: () => run.snapshot(),
+          input: keys,
+          getSnapshot: () => ({ ...run.snapshot(), events: recent.slice(-RECENT).map(eventLine) }),
           controls: {
             pause: () => (ctl.paused = true),
             resume: () => (ctl.paused = false),
@@ -89,9 +108,13 @@ const replay: Subcommand = {
               ctl.quit = true;
             },
             journey: (flowId) => formatJourney(byFlow.get(flowId) ?? [], { flowId }),
+            speed: () => (ctl.speed === undefined ? 'top speed' : `${ctl.speed}x`),
           },
         });
-        stopDash = () => dash.stop();
+        stopDash = () => {
+          dash.stop();
+          (keys as ReadStream | undefined)?.destroy();
+        };
       };
     }
     const res = await runReplay({

@@ -11,6 +11,7 @@
  * The strings are not sanitised here: the dashboard sanitises every line it shows.
  */
 import type { FlowEvent } from './events.ts';
+import type { EventLine } from './stats.ts';
 
 function l4Text(ev: FlowEvent): { sport: string; dport: string; proto: string; extra: string } {
   const l4 = ev.flow.l4;
@@ -95,3 +96,18 @@ export function formatJourney(events: readonly FlowEvent[], opts: JourneyOptions
   }
   return lines;
 }
+
+/** One line for the dashboard's events pane: observation point, tuple, translation, drop, where. */
+export function eventLine(ev: FlowEvent): EventLine {
+  const f = ev.flow;
+  const x = ev.egresslab;
+  const pod = f.is_reply ? f.destination : f.source;
+  const podName = pod?.pod_name ? `${pod.namespace ? `${pod.namespace}/` : ''}${pod.pod_name} ` : '';
+  const point = f.trace_observation_point ?? '-';
+  const xl = f.IP.source_xlated ? ` => ${f.IP.source_xlated}` : '';
+  const drop = f.verdict === 'DROPPED' ? ` drop ${f.drop_reason ?? '?'} ${f.drop_reason_desc ?? ''}` : '';
+  const dev = f.interface?.name ?? x.device;
+  const text = `${point} ${describeTuple(ev)}${xl}${drop} ${podName}${ev.node_name} ${dev} ${x.program}`;
+  return { time: f.time ?? ev.time, text, verdict: f.verdict };
+}
+

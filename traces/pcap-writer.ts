@@ -172,6 +172,13 @@ export class OutputSink {
     this.pos += data.length;
   }
 
+  /** bytes() of `len` bytes at `off` in `src`, without the caller making a view. */
+  bytesAt(src: Uint8Array, off: number, len: number): void {
+    if (off === 0 && len === src.length) this.buf.set(src, this.pos);
+    else this.buf.set(src.subarray(off, off + len), this.pos);
+    this.pos += len;
+  }
+
   zeros(n: number): void {
     this.buf.fill(0, this.pos, this.pos + n);
     this.pos += n;
@@ -224,6 +231,18 @@ export class PcapWriter implements CaptureWriter {
   writePacket(ifId: number, tsSec: number, tsNsec: number, data: Uint8Array, opts?: WritePacketOptions): void {
     const frac = this.nano ? tsNsec : Math.floor(tsNsec / 1000);
     this.writeRaw(ifId, tsSec, frac, data, opts?.origLen ?? data.length);
+  }
+
+  /** writePacket for `len` bytes at `off` in `buf` (the replay's hops: no view, no copy). */
+  writeFrame(tsSec: number, tsNsec: number, buf: Uint8Array, off: number, len: number): void {
+    if (!this.headerWritten) this.writeDefaultHeader();
+    const s = this.sink;
+    s.reserve(16 + len);
+    s.u32(tsSec >>> 0, this.le);
+    s.u32((this.nano ? tsNsec : Math.floor(tsNsec / 1000)) >>> 0, this.le);
+    s.u32(len, this.le);
+    s.u32(len, this.le);
+    s.bytesAt(buf, off, len);
   }
 
   /** Writes a record with its timestamp words exactly as given (seconds, fraction). */

@@ -51,12 +51,6 @@ export interface PcapngRawOptions {
 
 const utf8 = new TextEncoder();
 
-/** Every UTF-16 unit below 0x80: UTF-8 is then the string's char codes, one byte each. */
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
-
 const TS_US = 0;
 const TS_NS = 1;
 const TS_BIG = 2;
@@ -135,6 +129,29 @@ export class PcapngWriter implements CaptureWriter {
   }
 
   writePacket(ifId: number, tsSec: number, tsNsec: number, data: Uint8Array, opts?: WritePacketOptions): void {
+    const flags = opts?.direction !== undefined && opts.direction !== 0 ? opts.direction & 3 : undefined;
+    this.stamped(ifId, tsSec, tsNsec, data, 0, data.length, opts?.origLen ?? data.length, opts?.comment, flags);
+  }
+
+  /**
+   * writePacket for `len` bytes at `off` in `buf`, options as plain arguments: the replay
+   * writes every hop through here without a view, an options object or a frame copy.
+   */
+  writeFrame(ifId: number, tsSec: number, tsNsec: number, buf: Uint8Array, off: number, len: number, comment: string | undefined, direction: number): void {
+    this.stamped(ifId, tsSec, tsNsec, buf, off, len, len, comment, direction !== 0 ? direction & 3 : undefined);
+  }
+
+  private stamped(
+    ifId: number,
+    tsSec: number,
+    tsNsec: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    origLen: number,
+    comment: string | undefined,
+    flags: number | undefined,
+  ): void {
     this.checkIf(ifId);
     const kind = this.ifKind[ifId]!;
     const sec = tsSec - this.ifOffset[ifId]!;
@@ -161,14 +178,13 @@ export class PcapngWriter implements CaptureWriter {
       high = Number(v >> 32n);
       low = Number(v & 0xffffffffn);
     }
-    const flags = opts?.direction !== undefined && opts.direction !== 0 ? opts.direction & 3 : undefined;
-    this.emit(ifId, high, low, data, opts?.origLen ?? data.length, opts?.comment, undefined, flags);
+    this.emit(ifId, high, low, buf, off, len, origLen, comment, undefined, flags);
   }
 
   /** Writes a packet with its timestamp words exactly as given (interface units, high/low). */
   writeRaw(ifId: number, tsHigh: number, tsLow: number, data: Uint8Array, origLen: number, opts?: PcapngRawOptions): void {
     this.checkIf(ifId);
-    this.emit(ifId, tsHigh, tsLow, data, origLen, undefined, opts?.comments, opts?.flags);
+    this.emit(ifId, tsHigh, tsLow, data, 0, data.length, origLen, undefined, opts?.comments, opts?.flags);
   }
 
   close(): void {
@@ -194,27 +210,28 @@ export class PcapngWriter implements CaptureWriter {
     high: number,
     low: number,
     data: Uint8Array,
+    dataOff: number,
+    caplen: number,
     origLen: number,
     comment: string | undefined,
     comments: readonly string[] | undefined,
     flags: number | undefined,
   ): void {
-    // Strings are encoded only when present, so a plain packet allocates nothing. An ASCII
-    // comment (every hop comment the replay writes) is copied straight into the sink: one
-    // TextEncoder array per packet was a large share of a replay's time and garbage.
+    // A comment is first taken as ASCII (every hop comment the replay writes): it is copied
+    // straight into the sink while being checked, one pass and no TextEncoder array (one per
+    // packet was a large share of a replay's time and garbage). A non-ASCII one is rewound
+    // and written as UTF-8 below.
+    if (comment !== undefined && comments === undefined && comment.length <= 0xffff) {
+      if (this.emitAscii(ifId, high, low, data, dataOff, caplen, origLen, comment, flags)) return;
+    }
+    // Strings are encoded only when present, so a plain packet allocates nothing.
+    let optLen = 0;
     let c1: Uint8Array | null = null;
     let cs: Uint8Array[] | null = null;
-    let optLen = 0;
-    let asciiComment = false;
     if (comment !== undefined) {
-      asciiComment = isAscii(comment);
-      if (asciiComment) {
-        if (comment.length > 0xffff) throw new OutputError(`${this.path}: option ${OPT_COMMENT} longer than 65535 bytes`);
-        optLen += 4 + pad4(comment.length);
-      } else {
-        c1 = utf8.encode(comment);
-        optLen += 4 + pad4(c1.length);
-      }
+      c1 = utf8.encode(comment);
+      if (c1.length > 0xffff) throw new OutputError(`${this.path}: option ${OPT_COMMENT} longer than 65535 bytes`);
+      optLen += 4 + pad4(c1.length);
     }
     if (comments !== undefined && comments.length > 0) {
       cs = comments.map((c) => utf8.encode(c));
@@ -222,11 +239,59 @@ export class PcapngWriter implements CaptureWriter {
     }
     if (flags !== undefined) optLen += 8;
     if (optLen > 0) optLen += 4;
-    const caplen = data.length;
     const total = 32 + pad4(caplen) + optLen;
+    this.sink.reserve(total);
+    this.epbHead(total, ifId, high, low, data, dataOff, caplen, origLen);
+    if (optLen > 0) {
+      if (c1) this.option(OPT_COMMENT, c1);
+      if (cs) for (const c of cs) this.option(OPT_COMMENT, c);
+      this.epbTail(flags);
+    }
+    this.sink.u32(total, this.le);
+  }
+
+  /** emit() with an ASCII comment; false, with nothing written, if the comment is not ASCII. */
+  private emitAscii(
+    ifId: number,
+    high: number,
+    low: number,
+    data: Uint8Array,
+    dataOff: number,
+    caplen: number,
+    origLen: number,
+    comment: string,
+    flags: number | undefined,
+  ): boolean {
+    const n = comment.length;
+    const total = 32 + pad4(caplen) + 4 + pad4(n) + (flags !== undefined ? 8 : 0) + 4;
     const s = this.sink;
     const le = this.le;
     s.reserve(total);
+    const start = s.pos;
+    this.epbHead(total, ifId, high, low, data, dataOff, caplen, origLen);
+    s.u16(OPT_COMMENT, le);
+    s.u16(n, le);
+    const b = s.buf;
+    const p = s.pos;
+    for (let i = 0; i < n; i++) {
+      const c = comment.charCodeAt(i);
+      if (c > 0x7f) {
+        s.pos = start; // reserve() flushed before `start`, so the sink still ends on a record
+        return false;
+      }
+      b[p + i] = c;
+    }
+    s.pos = p + n;
+    s.zeros(pad4(n) - n);
+    this.epbTail(flags);
+    s.u32(total, le);
+    return true;
+  }
+
+  /** An EPB up to its options: header words and the padded packet data. */
+  private epbHead(total: number, ifId: number, high: number, low: number, data: Uint8Array, dataOff: number, caplen: number, origLen: number): void {
+    const s = this.sink;
+    const le = this.le;
     s.u32(BT_EPB, le);
     s.u32(total, le);
     s.u32(this.ifLocal[ifId]!, le);
@@ -234,32 +299,20 @@ export class PcapngWriter implements CaptureWriter {
     s.u32(low >>> 0, le);
     s.u32(caplen, le);
     s.u32(origLen >>> 0, le);
-    s.bytes(data);
+    s.bytesAt(data, dataOff, caplen);
     s.zeros(pad4(caplen) - caplen);
-    if (optLen > 0) {
-      if (asciiComment) this.asciiOption(OPT_COMMENT, comment!);
-      else if (c1) this.option(OPT_COMMENT, c1);
-      if (cs) for (const c of cs) this.option(OPT_COMMENT, c);
-      if (flags !== undefined) {
-        s.u16(OPT_EPB_FLAGS, le);
-        s.u16(4, le);
-        s.u32(flags >>> 0, le);
-      }
-      s.u32(0, le);
-    }
-    s.u32(total, le);
   }
 
-  /** option() for a string already known to be ASCII and at most 65535 characters. */
-  private asciiOption(code: number, value: string): void {
+  /** epb_flags if any, and the end-of-options marker. */
+  private epbTail(flags: number | undefined): void {
     const s = this.sink;
-    s.u16(code, this.le);
-    s.u16(value.length, this.le);
-    const b = s.buf;
-    const p = s.pos;
-    for (let i = 0; i < value.length; i++) b[p + i] = value.charCodeAt(i);
-    s.pos = p + value.length;
-    s.zeros(pad4(value.length) - value.length);
+    const le = this.le;
+    if (flags !== undefined) {
+      s.u16(OPT_EPB_FLAGS, le);
+      s.u16(4, le);
+      s.u32(flags >>> 0, le);
+    }
+    s.u32(0, le);
   }
 
   private option(code: number, value: Uint8Array): void {

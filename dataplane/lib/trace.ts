@@ -99,13 +99,29 @@ export class Journey {
   note(text: string): void {
     this.notes.push(text);
   }
+  /**
+   * Empties the journey in place (once per packet): nothing keeps these arrays, since
+   * events copy them and comments join them, so reusing them saves four arrays a packet.
+   */
   clear(): void {
-    this.functions = [];
-    this.lookups = [];
-    this.rewrites = [];
-    this.notes = [];
+    // Setting `length` is a builtin call even on an empty array: skip the empty ones (with
+    // hop comments only, all but the notes always are).
+    if (this.functions.length !== 0) this.functions.length = 0;
+    if (this.lookups.length !== 0) this.lookups.length = 0;
+    if (this.rewrites.length !== 0) this.rewrites.length = 0;
+    this.clearNotes();
     this.policy = undefined;
     this.snat = undefined;
+  }
+
+  clearNotes(): void {
+    if (this.notes.length !== 0) this.notes.length = 0;
+  }
+
+  /** The capture comment for the notes so far (one note, the usual case, is used as is). */
+  comment(): string | undefined {
+    const n = this.notes;
+    return n.length === 0 ? undefined : n.length === 1 ? n[0] : n.join('; ');
   }
 }
 

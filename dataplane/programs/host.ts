@@ -65,6 +65,7 @@ function inClusterCidr(env: Env, addr: number): boolean {
 function egressGwToNetdev(env: Env, node: NodeState, skb: Skb): number {
   const v = skb.view;
   const jr = skb.jr;
+  const jd = skb.jd;
   if ((skb.mark & MARK_EGW_DONE) !== 0 || skb.srcIdentity === IDENTITY_HOST) return CTX_ACT_OK;
   if (v.proto !== 6 && v.proto !== 17 && v.proto !== 1) return CTX_ACT_OK; // unknown to CT: skip
   if (skb.ctState === CT_REPLY) {
@@ -73,11 +74,11 @@ function egressGwToNetdev(env: Env, node: NodeState, skb: Skb): number {
   }
   const dst = env.ipcache(v.daddr);
   if (identityIsCluster(dst.identity)) return CTX_ACT_OK;
-  if (jr) jr.fn('egress_gw_request_needs_redirect_hook');
+  if (jd) jd.fn('egress_gw_request_needs_redirect_hook');
   const i = node.egress.lookup(v.saddr, v.daddr);
-  if (jr) {
-    jr.fn('lookup_ip4_egress_gw_policy');
-    jr.lookup(
+  if (jd) {
+    jd.fn('lookup_ip4_egress_gw_policy');
+    jd.lookup(
       node.egress.name,
       `${ipToString(v.saddr)} -> ${ipToString(v.daddr)}`,
       i < 0 ? 'miss' : `${node.egress.cidrText(i)} egress ${ipToString(node.egress.egressIp(i))} gateway ${ipToString(node.egress.gatewayIp(i))}`,
@@ -88,28 +89,28 @@ function egressGwToNetdev(env: Env, node: NodeState, skb: Skb): number {
   const len = v.totalLen;
   if (gw === EGRESS_GATEWAY_NO_GATEWAY) {
     countPolicy(node, i, skb.ctState, len, 2);
-    if (jr) jr.policy = node.egress.policyName(i);
+    if (jd) jd.policy = node.egress.policyName(i);
     return DROP_NO_EGRESS_GATEWAY;
   }
   if (gw === EGRESS_GATEWAY_EXCLUDED_CIDR) {
     countPolicy(node, i, skb.ctState, len, 1);
+    if (jd) jd.policy = node.egress.policyName(i);
     if (jr) {
-      jr.policy = node.egress.policyName(i);
       jr.note(`${node.egress.policyName(i)}: ${ipToString(v.daddr)} is in excluded CIDR ${node.egress.cidrText(i)}: no egress gateway`);
     }
     return CTX_ACT_OK;
   }
   countPolicy(node, i, skb.ctState, len, 0);
   skb.policyIdx = i;
-  if (jr) jr.policy = node.egress.policyName(i);
+  if (jd) jd.policy = node.egress.policyName(i);
   if (gw === node.ip) {
     // The gateway is this node: no tunnel, SNAT right here.
     if (node.egress.egressIp(i) === 0) return DROP_NO_EGRESS_IP;
     if (jr) jr.note(`${node.egress.policyName(i)}: this node is the gateway, SNAT locally`);
     return CTX_ACT_OK;
   }
+  if (jd) jd.fn('egress_gw_fib_lookup_and_redirect');
   if (jr) {
-    jr.fn('egress_gw_fib_lookup_and_redirect');
     jr.note(
       `${node.egress.policyName(i)}: ${ipToString(v.saddr)} -> ${ipToString(v.daddr)} matches ${node.egress.cidrText(i)}, via gateway ${ipToString(gw)} (VNI ${skb.srcIdentity})`,
     );
@@ -127,6 +128,7 @@ function egressGwToNetdev(env: Env, node: NodeState, skb: Skb): number {
 function snatNeeded(env: Env, node: NodeState, skb: Skb): number {
   const v = skb.view;
   const jr = skb.jr;
+  const jd = skb.jd;
   const fromEp = node.endpoints.has(v.saddr);
   const t = env.target;
   t.minPort = env.natMin;
@@ -145,7 +147,7 @@ function snatNeeded(env: Env, node: NodeState, skb: Skb): number {
       env.profile === '1.10' ||
       (gw !== EGRESS_GATEWAY_NO_GATEWAY && gw !== EGRESS_GATEWAY_EXCLUDED_CIDR && egressIp !== 0 && !identityIsCluster(env.ipcache(v.daddr).identity));
     if (usable && egressIp !== 0) {
-      if (jr) jr.lookup(node.egress.name, `${ipToString(v.saddr)} -> ${ipToString(v.daddr)}`, `SNAT to ${ipToString(egressIp)}`);
+      if (jd) jd.lookup(node.egress.name, `${ipToString(v.saddr)} -> ${ipToString(v.daddr)}`, `SNAT to ${ipToString(egressIp)}`);
       t.addr = egressIp;
       // main: needs_ct for EGW traffic that is not from a local endpoint (the gateway's own CT).
       t.needsCt = env.profile === '1.17' && !fromEp;
@@ -163,8 +165,8 @@ function snatNeeded(env: Env, node: NodeState, skb: Skb): number {
   }
   const m = node.ipmasq.lookup(v.daddr);
   if (m >= 0) {
+    if (jd) jd.lookup(node.ipmasq.name, `${ipToString(v.daddr)}/32`, node.ipmasq.cidrText(m));
     if (jr) {
-      jr.lookup(node.ipmasq.name, `${ipToString(v.daddr)}/32`, node.ipmasq.cidrText(m));
       jr.note(`no SNAT: ${ipToString(v.daddr)} is in nonMasqueradeCIDR ${node.ipmasq.cidrText(m)}`);
     }
     return SNAT_NONE;
@@ -178,19 +180,20 @@ function snatNeeded(env: Env, node: NodeState, skb: Skb): number {
 export function toNetdev(env: Env, node: NodeState, skb: Skb): number {
   const v = skb.view;
   const jr = skb.jr;
-  if (jr) jr.fn('cil_to_netdev');
+  const jd = skb.jd;
+  if (jd) jd.fn('cil_to_netdev');
   if (env.profile === '1.17') {
     const r = egressGwToNetdev(env, node, skb);
     if (r !== CTX_ACT_OK) return r;
   }
   if ((skb.mark & MARK_SNAT_DONE) !== 0) return CTX_ACT_OK;
-  if (jr) {
-    jr.fn('handle_nat_fwd');
-    jr.fn('tail_handle_nat_fwd_ipv4');
-    if (env.profile === '1.10') jr.fn('nodeport_nat_ipv4_fwd');
+  if (jd) {
+    jd.fn('handle_nat_fwd');
+    jd.fn('tail_handle_nat_fwd_ipv4');
+    if (env.profile === '1.10') jd.fn('nodeport_nat_ipv4_fwd');
     else {
-      jr.fn('tail_handle_snat_fwd_ipv4');
-      jr.fn('nodeport_snat_fwd_ipv4');
+      jd.fn('tail_handle_snat_fwd_ipv4');
+      jd.fn('nodeport_snat_fwd_ipv4');
     }
   }
   const kind = snatNeeded(env, node, skb);
@@ -218,18 +221,18 @@ export function toNetdev(env: Env, node: NodeState, skb: Skb): number {
 
   const t = env.target;
   const res = env.snat;
-  if (jr) jr.fn(env.profile === '1.10' ? 'snat_v4_process' : 'snat_v4_nat');
+  if (jd) jd.fn(env.profile === '1.10' ? 'snat_v4_process' : 'snat_v4_nat');
   const oldSaddr = v.saddr;
   const ret = node.nat.snatV4Nat(v.proto, v.saddr, v.daddr, sport, dport, t, skb.now, env.rng, res);
   if (res.fillUp) env.fillUp = node;
-  if (jr) {
+  if (jd) {
     const tuple = `${ipToString(v.saddr)}:${sport} -> ${ipToString(v.daddr)}:${dport}`;
     if (res.created || ret < 0) {
-      jr.fn('snat_v4_new_mapping');
-      jr.snat = { candidates: res.candidates ? res.candidates.slice() : [], retries: res.retries, allocator: env.allocatorName };
-      if (ret >= 0) jr.snat.chosen = res.toPort;
+      jd.fn('snat_v4_new_mapping');
+      jd.snat = { candidates: res.candidates ? res.candidates.slice() : [], retries: res.retries, allocator: env.allocatorName };
+      if (ret >= 0) jd.snat.chosen = res.toPort;
     }
-    jr.lookup('cilium_snat_v4_external', `OUT ${tuple}`, ret < 0 ? 'no free port' : `XLATE_SRC ${ipToString(res.toAddr)}:${res.toPort}${res.created ? ' (new)' : ''}`);
+    jd.lookup('cilium_snat_v4_external', `OUT ${tuple}`, ret < 0 ? 'no free port' : `XLATE_SRC ${ipToString(res.toAddr)}:${res.toPort}${res.created ? ' (new)' : ''}`);
   }
   if (ret < 0) return ret;
 
@@ -243,18 +246,20 @@ export function toNetdev(env: Env, node: NodeState, skb: Skb): number {
       const r = node.ct.create4(v.proto, v.saddr, v.daddr, cs, cd, CT_EGRESS, v.tcpFlags, v.totalLen, skb.now, skb.srcIdentity);
       if (r < 0) return r;
     }
-    if (jr) jr.lookup('cilium_ct4_global', `gateway ${tupleText(skb)}`, ctName(ct));
+    if (jd) jd.lookup('cilium_ct4_global', `gateway ${tupleText(skb)}`, ctName(ct));
   }
 
-  if (jr) jr.fn('snat_v4_rewrite_egress');
+  if (jd) jd.fn('snat_v4_rewrite_egress');
   if (res.toAddr !== v.saddr) v.setSaddr(res.toAddr);
   if (res.toPort !== sport) v.setSport(res.toPort);
   skb.mark |= MARK_SNAT_DONE;
   skb.translated = true;
   skb.origSaddr = oldSaddr;
+  if (jd) {
+    jd.rewrite(`saddr ${ipToString(oldSaddr)} -> ${ipToString(res.toAddr)}`);
+    if (res.toPort !== sport) jd.rewrite(`sport ${sport} -> ${res.toPort}`);
+  }
   if (jr) {
-    jr.rewrite(`saddr ${ipToString(oldSaddr)} -> ${ipToString(res.toAddr)}`);
-    if (res.toPort !== sport) jr.rewrite(`sport ${sport} -> ${res.toPort}`);
     const how = res.created ? `${res.toPort === sport ? 'kept' : 'new port'}, ${res.retries} retries` : 'existing mapping';
     jr.note(
       `${kind === SNAT_EGW ? 'SNAT' : 'masquerade'} ${ipToString(oldSaddr)}:${sport} -> ${ipToString(res.toAddr)}:${res.toPort} (${how})`,
@@ -267,10 +272,11 @@ export function toNetdev(env: Env, node: NodeState, skb: Skb): number {
 export function fromNetdev(env: Env, node: NodeState, skb: Skb): number {
   const v = skb.view;
   const jr = skb.jr;
-  if (jr) {
-    jr.fn('cil_from_netdev');
-    jr.fn('nodeport_lb4');
-    jr.fn(env.profile === '1.10' ? 'tail_nodeport_nat_ipv4' : 'tail_nodeport_nat_ingress_ipv4');
+  const jd = skb.jd;
+  if (jd) {
+    jd.fn('cil_from_netdev');
+    jd.fn('nodeport_lb4');
+    jd.fn(env.profile === '1.10' ? 'tail_nodeport_nat_ipv4' : 'tail_nodeport_nat_ingress_ipv4');
   }
   skb.srcIdentity = IDENTITY_WORLD;
   if (v.l4Off < 0) return DROP_FRAG_NOSUPPORT;
@@ -286,10 +292,10 @@ export function fromNetdev(env: Env, node: NodeState, skb: Skb): number {
   let revNatted = false;
   if (sport >= 0) {
     const res = env.snat;
-    if (jr) jr.fn(env.profile === '1.10' ? 'snat_v4_process' : 'snat_v4_rev_nat');
+    if (jd) jd.fn(env.profile === '1.10' ? 'snat_v4_process' : 'snat_v4_rev_nat');
     const found = node.nat.snatV4RevNat(v.proto, v.saddr, v.daddr, sport, dport, skb.now, res);
-    if (jr) {
-      jr.lookup(
+    if (jd) {
+      jd.lookup(
         'cilium_snat_v4_external',
         `IN ${ipToString(v.saddr)}:${sport} -> ${ipToString(v.daddr)}:${dport}`,
         !res.inRange ? `not looked up: port ${dport} outside ${env.natMin}-${env.natMax}` : found ? `XLATE_DST ${ipToString(res.toAddr)}:${res.toPort}` : 'miss',
@@ -297,16 +303,18 @@ export function fromNetdev(env: Env, node: NodeState, skb: Skb): number {
     }
     if (found) {
       const oldDaddr = v.daddr;
-      if (jr) jr.fn('snat_v4_rewrite_ingress');
+      if (jd) jd.fn('snat_v4_rewrite_ingress');
       if (res.toAddr !== v.daddr) v.setDaddr(res.toAddr);
       if (res.toPort !== dport) v.setDport(res.toPort);
       skb.mark |= MARK_SNAT_DONE;
       skb.translated = true;
       skb.isReply = true;
       revNatted = true;
+      if (jd) {
+        jd.rewrite(`daddr ${ipToString(oldDaddr)} -> ${ipToString(res.toAddr)}`);
+        if (res.toPort !== dport) jd.rewrite(`dport ${dport} -> ${res.toPort}`);
+      }
       if (jr) {
-        jr.rewrite(`daddr ${ipToString(oldDaddr)} -> ${ipToString(res.toAddr)}`);
-        if (res.toPort !== dport) jr.rewrite(`dport ${dport} -> ${res.toPort}`);
         jr.note(`rev-SNAT ${ipToString(oldDaddr)}:${dport} -> ${ipToString(res.toAddr)}:${res.toPort}`);
       }
       if (res.needsCt) {
@@ -321,14 +329,14 @@ export function fromNetdev(env: Env, node: NodeState, skb: Skb): number {
 
   const dst = env.ipcache(v.daddr);
   if (env.profile === '1.17' && revNatted) {
-    if (jr) jr.fn('egress_gw_reply_needs_redirect_hook');
+    if (jd) jd.fn('egress_gw_reply_needs_redirect_hook');
     const i = node.egress.lookup(v.daddr, v.saddr);
     if (i >= 0) {
       const gw = node.egress.gatewayIp(i);
       if (gw !== EGRESS_GATEWAY_NO_GATEWAY && gw !== EGRESS_GATEWAY_EXCLUDED_CIDR && dst.node !== null && dst.node !== node && dst.kind === IPC_ENDPOINT) {
-        if (jr) {
-          jr.fn('ipv4_l3');
-          jr.fn('nodeport_add_tunnel_encap');
+        if (jd) {
+          jd.fn('ipv4_l3');
+          jd.fn('nodeport_add_tunnel_encap');
         }
         if (!v.decTtl()) return DROP_INVALID;
         skb.tunnelEndpoint = dst.node.ip;
@@ -353,16 +361,17 @@ export function fromNetdev(env: Env, node: NodeState, skb: Skb): number {
 export function fromHost(env: Env, node: NodeState, skb: Skb): number {
   const v = skb.view;
   const jr = skb.jr;
-  if (jr) jr.fn('handle_ipv4 (from-host)');
+  const jd = skb.jd;
+  if (jd) jd.fn('handle_ipv4 (from-host)');
   const dst = env.ipcache(v.daddr);
-  if (jr) jr.lookup('cilium_ipcache', ipToString(v.daddr), `identity ${dst.identity}${dst.node ? ` tunnelendpoint ${ipToString(dst.node.ip)}` : ''}`);
+  if (jd) jd.lookup('cilium_ipcache', ipToString(v.daddr), `identity ${dst.identity}${dst.node ? ` tunnelendpoint ${ipToString(dst.node.ip)}` : ''}`);
   if (dst.kind === IPC_ENDPOINT && dst.node === node && dst.ep) return ipv4LocalDelivery(skb, dst.ep);
   if ((dst.kind === IPC_ENDPOINT || dst.kind === IPC_POD_CIDR || dst.kind === IPC_NODE) && dst.node !== null && dst.node !== node) {
     // resolve_srcid_ipv4: a world source is WORLD, which becomes the VNI.
     const src = env.ipcache(v.saddr);
     skb.srcIdentity = v.saddr === node.ip ? IDENTITY_HOST : src.identity;
+    if (jd) jd.fn('encap_and_redirect_with_nodeid');
     if (jr) {
-      jr.fn('encap_and_redirect_with_nodeid');
       jr.note(`to ${ipToString(v.daddr)} via tunnel to ${dst.node.name} ${ipToString(dst.node.ip)} (VNI ${skb.srcIdentity})`);
     }
     skb.tunnelEndpoint = dst.node.ip;

@@ -63,7 +63,7 @@ export function ctName(ct: number): string {
  * program. The redirect target is left in the context for the engine.
  */
 export function ipv4LocalDelivery(skb: Skb, ep: EndpointState): number {
-  if (skb.jr) skb.jr.fn('ipv4_local_delivery');
+  if (skb.jd) skb.jd.fn('ipv4_local_delivery');
   if (!skb.view.decTtl()) return DROP_INVALID;
   skb.setMacs(ep.mac, ep.lxcMac);
   skb.redirectEp = ep;
@@ -76,7 +76,8 @@ export function ipv4LocalDelivery(skb: Skb, ep: EndpointState): number {
 export function fromContainer(env: Env, node: NodeState, ep: EndpointState, skb: Skb): number {
   const v = skb.view;
   const jr = skb.jr;
-  if (jr) jr.fn('handle_ipv4_from_lxc');
+  const jd = skb.jd;
+  if (jd) jd.fn('handle_ipv4_from_lxc');
   skb.srcIdentity = ep.identity;
   // Non-first fragments carry no ports; without the fragment map Cilium cannot track them.
   if (v.l4Off < 0) return DROP_FRAG_NOSUPPORT;
@@ -86,22 +87,22 @@ export function fromContainer(env: Env, node: NodeState, ep: EndpointState, skb:
   const sport = ports >>> 16;
   const dport = ports & 0xffff;
   const len = v.totalLen;
-  if (jr) jr.fn('ct_lookup4');
+  if (jd) jd.fn('ct_lookup4');
   let ct = node.ct.lookup4(v.proto, v.saddr, v.daddr, sport, dport, CT_EGRESS, v.tcpFlags, len, skb.now);
   if (ct === CT_NEW || ct === CT_REOPENED) {
-    if (jr) jr.fn('ct_create4');
+    if (jd) jd.fn('ct_create4');
     const r = node.ct.create4(v.proto, v.saddr, v.daddr, sport, dport, CT_EGRESS, v.tcpFlags, len, skb.now, ep.identity);
     if (r < 0) return r;
     ct = CT_NEW;
   }
   skb.ctState = ct;
   skb.isReply = ct === CT_REPLY;
-  if (jr) jr.lookup('cilium_ct4_global', tupleText(skb), ctName(ct));
+  if (jd) jd.lookup('cilium_ct4_global', tupleText(skb), ctName(ct));
 
   const dst = env.ipcache(v.daddr);
-  if (jr) {
-    jr.fn('lookup_ip4_remote_endpoint');
-    jr.lookup('cilium_ipcache', ipToString(v.daddr), `identity ${dst.identity}${dst.node ? ` tunnelendpoint ${ipToString(dst.node.ip)}` : ''}`);
+  if (jd) {
+    jd.fn('lookup_ip4_remote_endpoint');
+    jd.lookup('cilium_ipcache', ipToString(v.daddr), `identity ${dst.identity}${dst.node ? ` tunnelendpoint ${ipToString(dst.node.ip)}` : ''}`);
   }
 
   // Local delivery comes before the egress gateway (bpf_lxc.c order).
@@ -110,10 +111,10 @@ export function fromContainer(env: Env, node: NodeState, ep: EndpointState, skb:
   }
 
   if (env.profile === '1.10') {
-    if (jr) jr.fn('lookup_ip4_egress_endpoint');
+    if (jd) jd.fn('lookup_ip4_egress_endpoint');
     const i = node.egress.lookup(v.saddr, v.daddr);
-    if (jr) {
-      jr.lookup(
+    if (jd) {
+      jd.lookup(
         node.egress.name,
         `${ipToString(v.saddr)} -> ${ipToString(v.daddr)}`,
         i < 0 ? 'miss' : `${node.egress.cidrText(i)} egress ${ipToString(node.egress.egressIp(i))} tunnel ${ipToString(node.egress.gatewayIp(i))}`,
@@ -126,9 +127,11 @@ export function fromContainer(env: Env, node: NodeState, ep: EndpointState, skb:
       if (gw !== EGRESS_GATEWAY_NO_GATEWAY && gw !== EGRESS_GATEWAY_EXCLUDED_CIDR) {
         countPolicy(node, i, ct, len, 0);
         skb.policyIdx = i;
+        if (jd) {
+          jd.policy = node.egress.policyName(i);
+          jd.fn('encap_and_redirect_lxc');
+        }
         if (jr) {
-          jr.policy = node.egress.policyName(i);
-          jr.fn('encap_and_redirect_lxc');
           jr.note(
             `${node.egress.policyName(i)}: ${ipToString(v.saddr)} -> ${ipToString(v.daddr)} matches ${node.egress.cidrText(i)}, ` +
               `via gateway ${ipToString(gw)} (VNI ${ep.identity})${gw === node.ip ? ', encapsulated to this node itself' : ''}`,
@@ -144,8 +147,8 @@ export function fromContainer(env: Env, node: NodeState, ep: EndpointState, skb:
 
   // Tunnel to the node owning the destination (remote pod, its pod CIDR, or the node itself).
   if ((dst.kind === IPC_ENDPOINT || dst.kind === IPC_POD_CIDR || dst.kind === IPC_NODE) && dst.node !== null && dst.node !== node) {
+    if (jd) jd.fn('encap_and_redirect_lxc');
     if (jr) {
-      jr.fn('encap_and_redirect_lxc');
       jr.note(`to ${ipToString(v.daddr)} via tunnel to ${dst.node.name} ${ipToString(dst.node.ip)} (VNI ${ep.identity})`);
     }
     skb.tunnelEndpoint = dst.node.ip;
@@ -172,7 +175,8 @@ export function countPolicy(node: NodeState, i: number, ct: number, bytes: numbe
 export function toContainer(env: Env, node: NodeState, ep: EndpointState, skb: Skb): number {
   const v = skb.view;
   const jr = skb.jr;
-  if (jr) jr.fn('tail_ipv4_policy');
+  const jd = skb.jd;
+  if (jd) jd.fn('tail_ipv4_policy');
   if (v.l4Off < 0) return DROP_FRAG_NOSUPPORT;
   const ports = ctPorts(skb);
   const sport = ports >>> 16;
@@ -185,8 +189,8 @@ export function toContainer(env: Env, node: NodeState, ep: EndpointState, skb: S
     ct = CT_NEW;
   }
   skb.isReply = ct === CT_REPLY || ct === CT_RELATED;
+  if (jd) jd.lookup('cilium_ct4_global', tupleText(skb), ctName(ct));
   if (jr) {
-    jr.lookup('cilium_ct4_global', tupleText(skb), ctName(ct));
     jr.note(`delivered to ${ep.spec.namespace}/${ep.spec.name} (${ctName(ct)})`);
   }
   void env;

@@ -25,16 +25,17 @@ import { ipv4LocalDelivery } from './lxc.ts';
 export function fromOverlay(env: Env, node: NodeState, skb: Skb): number {
   const v = skb.view;
   const jr = skb.jr;
-  if (jr) jr.fn('handle_ipv4');
+  const jd = skb.jd;
+  if (jd) jd.fn('handle_ipv4');
   if (skb.vni === IDENTITY_HOST) return DROP_INVALID_IDENTITY;
   skb.srcIdentity = skb.vni;
   const dst = env.ipcache(v.daddr);
 
   if (env.profile === '1.17' && !identityIsCluster(dst.identity)) {
-    if (jr) jr.fn('egress_gw_snat_needed_hook');
+    if (jd) jd.fn('egress_gw_snat_needed_hook');
     const i = node.egress.lookup(v.saddr, v.daddr);
-    if (jr) {
-      jr.lookup(
+    if (jd) {
+      jd.lookup(
         node.egress.name,
         `${ipToString(v.saddr)} -> ${ipToString(v.daddr)}`,
         i < 0 ? 'miss' : `${node.egress.cidrText(i)} egress ${ipToString(node.egress.egressIp(i))} gateway ${ipToString(node.egress.gatewayIp(i))}`,
@@ -44,10 +45,10 @@ export function fromOverlay(env: Env, node: NodeState, skb: Skb): number {
       const gw = node.egress.gatewayIp(i);
       if (gw !== EGRESS_GATEWAY_NO_GATEWAY && gw !== EGRESS_GATEWAY_EXCLUDED_CIDR) {
         if (node.egress.egressIp(i) === 0) return DROP_NO_EGRESS_IP;
-        if (jr) {
-          jr.policy = node.egress.policyName(i);
-          jr.fn('ipv4_l3');
-          jr.fn('egress_gw_fib_lookup_and_redirect');
+        if (jd) {
+          jd.policy = node.egress.policyName(i);
+          jd.fn('ipv4_l3');
+          jd.fn('egress_gw_fib_lookup_and_redirect');
         }
         if (!v.decTtl()) return DROP_INVALID;
         skb.mark |= MARK_EGW_DONE;
@@ -65,7 +66,7 @@ export function fromOverlay(env: Env, node: NodeState, skb: Skb): number {
 
   // "A packet entering the node from the tunnel and not going to a local endpoint has to
   // be going to the local host": ipv4_l3 towards cilium_host, then the kernel.
-  if (jr) jr.fn('ipv4_l3');
+  if (jd) jd.fn('ipv4_l3');
   if (!v.decTtl()) return DROP_INVALID;
   skb.setMacs(node.hostMac, node.mac);
   skb.next = NEXT_STACK;
@@ -75,7 +76,7 @@ export function fromOverlay(env: Env, node: NodeState, skb: Skb): number {
 
 /** `cil_to_overlay`: passes the packet to the tunnel device. */
 export function toOverlay(env: Env, node: NodeState, skb: Skb): number {
-  if (skb.jr) skb.jr.fn('cil_to_overlay');
+  if (skb.jd) skb.jd.fn('cil_to_overlay');
   void env;
   void node;
   return CTX_ACT_OK;
