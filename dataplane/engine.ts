@@ -88,6 +88,12 @@ export interface DataplaneOptions {
   observer?: DataplaneObserver;
   /** Record SNAT candidate lists (explain). */
   recordJourney?: boolean;
+  /**
+   * Builds events (and their journey detail) only for the input packets this accepts; hop
+   * captures, counters and snapshots are unaffected. The live dashboard samples at top speed,
+   * where building every hop's event would cost more than the replay itself.
+   */
+  eventSample?: (inputIndex: number) => boolean;
 }
 
 export interface Hop {
@@ -160,7 +166,9 @@ export class Dataplane {
   private readonly skb = new Skb();
   private readonly obs: DataplaneObserver | undefined;
   private readonly wantHop: boolean;
-  private readonly wantEvent: boolean;
+  private wantEvent: boolean;
+  private readonly eventObserved: boolean;
+  private readonly eventSample: ((inputIndex: number) => boolean) | undefined;
   private readonly jr: Journey | null;
   private readonly hopRecord: HopRecord;
   /** Stands in for the journey of `entry` events, which carry none. */
@@ -212,7 +220,9 @@ export class Dataplane {
     this.gcInterval = o.gcInterval ?? 300;
     this.obs = o.observer;
     this.wantHop = typeof o.observer?.hop === 'function';
-    this.wantEvent = typeof o.observer?.event === 'function';
+    this.eventObserved = typeof o.observer?.event === 'function';
+    this.wantEvent = this.eventObserved;
+    this.eventSample = this.eventObserved ? o.eventSample : undefined;
     this.jr = this.wantHop || this.wantEvent || o.recordJourney ? new Journey() : null;
     const rng = new Rng(this.seed);
     // Ids come from a fork so the SNAT port sequence is the same with or without an observer.
@@ -261,6 +271,13 @@ export class Dataplane {
   /** Replays one input record (already located: l3Offset of IPv4/IPv6 in data). */
   inject(data: Uint8Array, l3Offset: number, tsSec: number, tsNsec: number, inputIndex: number): void {
     this.cons.input++;
+    if (this.eventSample) {
+      // Decided before the queue flush, so generated answers due now follow the same choice.
+      this.wantEvent = this.eventSample(inputIndex);
+      this.skb.jd = this.wantEvent ? this.jr : null;
+      // Notes exist for hop comments and events: an unsampled packet without captures needs none.
+      this.skb.jr = this.wantEvent || this.wantHop ? this.jr : null;
+    }
     this.flushQueue(tsSec, tsNsec);
     this.advanceClock(tsSec, tsNsec);
     this.inputIndex = inputIndex;
@@ -522,8 +539,8 @@ export class Dataplane {
     const v = skb.view;
     toOverlay(env, node, skb);
     const dev = node.tunnelDevice;
-    if (this.jr && this.jr.notes.length === 0) {
-      this.jr.note(`encapsulate to ${ipToString(skb.tunnelEndpoint)} VNI ${skb.vni}`);
+    if (skb.jr && skb.jr.notes.length === 0) {
+      skb.jr.note(`encapsulate to ${ipToString(skb.tunnelEndpoint)} VNI ${skb.vni}`);
     }
     if (this.wantEvent) this.event(node, dev, TRACE_TO_OVERLAY, 0, false);
     if (this.wantHop) this.hopFrame(node, dev, DEV_TUNNEL, 'out', false);
@@ -572,7 +589,7 @@ export class Dataplane {
     const skb = this.skb;
     const v = skb.view;
     if (v.daddr === node.ip || this.addrOwner.get(v.daddr) === node) {
-      if (this.jr) this.jr.note('delivered to the host stack');
+      if (skb.jr) skb.jr.note('delivered to the host stack');
       this.cons.delivered++;
       return;
     }
@@ -667,13 +684,14 @@ export class Dataplane {
     r[o + 7] = v.dport;
     this.eventRingPos = (this.eventRingPos + 1) % EVENT_RING;
     if (this.eventRingLen < EVENT_RING) this.eventRingLen++;
-    if (this.jr) {
+    const jr = this.skb.jr;
+    if (jr) {
       const d = dropInfo(code);
-      this.jr.note(`DROP ${d.code} ${d.text}`);
+      jr.note(`DROP ${d.code} ${d.text}`);
       if (this.wantEvent) this.event(node, device, 0, code, false);
       // Ingress taps run before the program: the dropped packet shows there. Egress ones do not.
-      if (tap !== NO_TAP) this.hopFrame(node, device, tap, 'in', true);
-      else this.jr.clearNotes();
+      if (tap !== NO_TAP && this.wantHop) this.hopFrame(node, device, tap, 'in', true);
+      else jr.clearNotes();
     }
   }
 
@@ -917,7 +935,11 @@ export class Dataplane {
     };
   }
 
-  snapshot(): Omit<StatsSnapshot, 'input' | 'progress' | 'pps' | 'paused'> {
+  /**
+   * The dashboard's view. `strips: false` leaves out the port-space strips, which scan the
+   * whole NAT map: a live caller asks for them less often than for the counters.
+   */
+  snapshot(o: { strips?: boolean } = {}): Omit<StatsSnapshot, 'input' | 'progress' | 'pps' | 'paused'> {
     const egressIps = this.egressIps();
     // Allocations per sampling interval (one sample per snapshot call), per egress IP.
     for (const u of egressIps) {
@@ -961,7 +983,7 @@ export class Dataplane {
       conntrack: this.env.nodes.flatMap((n) => n.ct.rows(now, 20, n.nat).map((r) => ({ ...r, node: n.name }))),
       egressIps,
       allocationsOverTime,
-      portStrips: this.env.nodes.flatMap((n) => n.nat.portStrips()),
+      portStrips: o.strips === false ? [] : this.env.nodes.flatMap((n) => n.nat.portStrips()),
       drops,
       events,
     };

@@ -12,7 +12,7 @@ import { Ipv4View } from '../dataplane/packet/view.ts';
 import { Conntrack, ctOptionsFor, stateBytesPerFlow, CT_EGRESS } from '../dataplane/lib/conntrack.ts';
 import { NatTable, newSnatResult, IPPROTO_TCP } from '../dataplane/lib/nat.ts';
 import { Rng } from '../dataplane/lib/rng.ts';
-import { ReplayControl, runReplay } from './replay-core.ts';
+import { liveEventSample, ReplayControl, runReplay } from './replay-core.ts';
 
 type Result = { packets: number; bytes: number; extra?: Record<string, number | string> };
 
@@ -62,14 +62,16 @@ function readWrite(file: string, out: string, format: string): Result {
 
 async function replay(file: string, outDir: string | undefined, dash: boolean): Promise<Result> {
   let stop: (() => void) | undefined;
+  const control = dash ? new ReplayControl() : undefined;
   const res = await runReplay({
     input: file,
     outDir,
     progress: false,
     // As `replay --dash` does: a live control makes the loop yield so the screen can render.
-    control: dash ? new ReplayControl() : undefined,
+    control,
     recordJourney: dash,
     onEvent: dash ? () => {} : undefined,
+    eventSample: control ? liveEventSample(control) : undefined,
     onStart: dash
       ? (run) => {
           void import('../dashboards/dashboard.ts').then(({ startDashboard }) => {

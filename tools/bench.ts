@@ -32,7 +32,12 @@ mkdirSync(OUT, { recursive: true });
 
 const TIME = '/usr/bin/time';
 const hasTime = existsSync(TIME);
-const NODE_JOB = [process.execPath, '--import', 'tsx', resolve('tools/bench-job.ts')];
+// Jobs run from the bundle `npm run build` makes (what `npx egresslab` runs), rebuilt here so
+// it matches the sources.
+spawnSync(process.execPath, [resolve('tools/build.mjs')], { stdio: 'inherit' });
+const NODE_JOB = existsSync(resolve('dist/bench-job.mjs'))
+  ? [process.execPath, resolve('dist/bench-job.mjs')]
+  : [process.execPath, '--import', 'tsx', resolve('tools/bench-job.ts')];
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 interface Run {

@@ -10,7 +10,7 @@ import { numberFlag, oneOf, parseFlags } from './args.ts';
 import { UsageError } from '../traces/errors.ts';
 import type { FlowEvent } from '../traces/events.ts';
 import { SCENARIO_FLAGS, SCENARIO_USAGE, scenarioOptions } from './replay-flags.ts';
-import { ReplayControl, runReplay, type ReplayRun } from './replay-core.ts';
+import { liveEventSample, ReplayControl, runReplay, type ReplayRun } from './replay-core.ts';
 import { eventLine, formatJourney } from '../traces/journey.ts';
 
 const USAGE = `usage: egresslab replay <capture|-> [options]
@@ -62,6 +62,7 @@ const replay: Subcommand = {
     let control: ReplayControl | undefined;
     let onStart: ((run: ReplayRun) => void) | undefined;
     let onEvent: ((ev: FlowEvent) => void) | undefined;
+    let eventSample: ((inputIndex: number) => boolean) | undefined;
     if (values.dash) {
       if (!process.stdout.isTTY) throw new UsageError('--dash needs a terminal (stdout is not a TTY)');
       const { startDashboard } = await import('../dashboards/dashboard.ts');
@@ -83,6 +84,7 @@ const replay: Subcommand = {
       // The events pane: the latest events, turned into lines only when the screen asks.
       const RECENT = 200;
       const recent: FlowEvent[] = [];
+      eventSample = liveEventSample(ctl);
       onEvent = (ev) => {
         recent.push(ev);
         if (recent.length > 2 * RECENT) recent.splice(0, recent.length - RECENT);
@@ -129,6 +131,7 @@ const replay: Subcommand = {
       control,
       onStart,
       onEvent,
+      eventSample,
     });
     if (stopDash) {
       // Leave the final state on screen until the user quits.
