@@ -1,0 +1,74 @@
+/**
+ * What the engine does for each kind of observer: events without captures (explain, the
+ * live dashboard), captures without events, and sampled events.
+ */
+import { describe, expect, it } from 'vitest';
+import { labPolicy, labTopology } from '../../dataplane/cluster/index.ts';
+import { Dataplane, type Hop } from '../../dataplane/engine.ts';
+import { buildIpv4Frame } from '../../dataplane/packet/build.ts';
+import { TCP_SYN } from '../../dataplane/packet/tcp.ts';
+import { parseIpv4 } from '../../dataplane/packet/addr.ts';
+import type { FlowEvent } from '../../traces/events.ts';
+
+const T0 = 1630324800;
+const POD_IP = parseIpv4('10.0.1.209');
+const ECHO = parseIpv4('172.18.0.7');
+
+/** A non-first fragment: dropped at from-container, whose tap is on the way in. */
+function fragment(): Uint8Array {
+  const f = buildIpv4Frame({ saddr: POD_IP, daddr: ECHO, proto: 17, sport: 5000, dport: 80, payload: new Uint8Array(16), df: false });
+  // Fragment offset 8 (64 bytes), then fix the header checksum for the changed field.
+  f[14 + 6] = 0x00;
+  f[14 + 7] = 0x08;
+  f[14 + 10] = 0;
+  f[14 + 11] = 0;
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += (f[14 + i]! << 8) | f[14 + i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff;
+  f[14 + 10] = c >> 8;
+  f[14 + 11] = c & 0xff;
+  return f;
+}
+
+function syn(i: number): Uint8Array {
+  return buildIpv4Frame({ saddr: POD_IP, daddr: ECHO, proto: 6, sport: 40000 + i, dport: 80, tcpFlags: TCP_SYN, seq: i });
+}
+
+describe('engine observers', () => {
+  it('an ingress drop with only an event observer emits the drop event (no capture callback needed)', () => {
+    const events: FlowEvent[] = [];
+    const dp = new Dataplane({ topology: labTopology(), policies: labPolicy(), profile: '1.10', seed: 1, observer: { event: (e) => events.push(e) } });
+    dp.inject(fragment(), 14, T0, 0, 0);
+    dp.finish();
+    const drops = events.filter((e) => e.flow.verdict === 'DROPPED');
+    expect(drops).toHaveLength(1);
+    expect(drops[0]!.flow.drop_reason).toBe(157);
+    expect(dp.summary().dropsByReason).toEqual([expect.objectContaining({ code: 157, count: 1 })]);
+  });
+
+  it('eventSample builds events only for accepted packets; captures and counters are unaffected', () => {
+    const run = (sample?: (i: number) => boolean) => {
+      const events: FlowEvent[] = [];
+      const hops: string[] = [];
+      const dp = new Dataplane({
+        topology: labTopology(),
+        policies: labPolicy(),
+        profile: '1.17',
+        seed: 1,
+        eventSample: sample,
+        observer: { event: (e) => events.push(e), hop: (h: Hop) => hops.push(`${h.node}/${h.device} ${Buffer.from(h.frame).toString('hex')} ${h.comment}`) },
+      });
+      for (let i = 0; i < 10; i++) dp.inject(syn(i), 14, T0, i * 1000, i);
+      dp.finish();
+      return { events, hops, summary: dp.summary() };
+    };
+    const all = run();
+    const even = run((i) => i % 2 === 0);
+    // Generated packets (the echo host's SYN-ACKs) carry input_index -1.
+    expect(new Set(all.events.map((e) => e.egresslab.input_index).filter((i) => i >= 0))).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    expect(new Set(even.events.map((e) => e.egresslab.input_index).filter((i) => i >= 0))).toEqual(new Set([0, 2, 4, 6, 8]));
+    expect(even.hops).toEqual(all.hops);
+    expect(even.summary).toEqual(all.summary);
+  });
+});
