@@ -72,13 +72,15 @@ interface Row {
   walls: number[];
   rss: number;
   packets: number;
+  /** The job reads the input capture (MB/s is input bytes over wall time). */
+  readsInput: boolean;
   extra?: string;
 }
 const rows: Row[] = [];
 const ratios: string[] = [];
 
 /** Runs A (ours) and optionally B (a peer) interleaved; records both and the paired ratio. */
-function measure(name: string, a: string[], peer?: { name: string; argv: string[] }, packets = PACKETS): Run {
+function measure(name: string, a: string[], peer?: { tool?: string; name: string; argv: string[] }, packets = PACKETS, readsInput = true): Run {
   if (ONLY && !ONLY.has(name)) return { wall: NaN, rssMiB: NaN, stdout: '{}' };
   const aw: number[] = [];
   const bw: number[] = [];
@@ -104,9 +106,9 @@ function measure(name: string, a: string[], peer?: { name: string; argv: string[
   } catch {
     /* peers print nothing parseable */
   }
-  rows.push({ tool: 'egresslab', job: name, walls: aw, rss: ar, packets, extra });
+  rows.push({ tool: 'egresslab', job: name, walls: aw, rss: ar, packets, readsInput, extra });
   if (peer) {
-    rows.push({ tool: peer.name.split(' ')[0]!, job: peer.name, walls: bw, rss: br, packets });
+    rows.push({ tool: peer.tool ?? peer.name.split(' ')[0]!, job: peer.name, walls: bw, rss: br, packets, readsInput });
     const pr = aw.map((w, i) => w / bw[i]!);
     ratios.push(`- ${name} / ${peer.name}: **${median(pr).toFixed(2)}** [${Math.min(...pr).toFixed(2)}–${Math.max(...pr).toFixed(2)}] (wall time; below 1 means egresslab is faster)`);
   }
@@ -132,8 +134,8 @@ measure('read+write pcap', [...NODE_JOB, 'readwrite', input, join(OUT, 'rw.pcap'
 
 // --- dataplane (issue 3) ---------------------------------------------------------------
 measure('dataplane (replay, no output)', [...NODE_JOB, 'dataplane', input]);
-measure('new connections, 100k live', [...NODE_JOB, 'newconn', '100000', '1000000'], undefined, 1_000_000);
-measure('CT+NAT state, 1M flows', [...NODE_JOB, 'state', '1000000'], undefined, 0);
+measure('new connections, 100k live', [...NODE_JOB, 'newconn', '100000', '1000000'], undefined, 1_000_000, false);
+measure('CT+NAT state, 1M flows', [...NODE_JOB, 'state', '1000000'], undefined, 0, false);
 
 // --- whole replay with every hop capture written (issue 4) --------------------------------
 const replayOut = join(OUT, 'replay');
@@ -145,10 +147,12 @@ measure(
 );
 
 // --- diff (issue 5): two 1M captures, same content, different containers ---------------
-measure('diff pcap vs pcapng', ['node', 'tools/bin.mjs', 'diff', input, pcapng], { name: 'egresslab read (both files)', argv: ['sh', '-c', `${NODE_JOB.join(' ')} read ${input} && ${NODE_JOB.join(' ')} read ${pcapng}`] });
+const readBoth = { tool: 'egresslab', name: 'read both files', argv: ['sh', '-c', `${NODE_JOB.join(' ')} read ${input} && ${NODE_JOB.join(' ')} read ${pcapng}`] };
+measure('diff pcap vs pcapng', ['node', 'tools/bin.mjs', 'diff', input, pcapng], readBoth);
+measure('diff --canon-ports', ['node', 'tools/bin.mjs', 'diff', input, pcapng, '--canon-ports'], readBoth);
 
 // --- dashboard cost (issue 6) --------------------------------------------------------
-measure('replay with live dashboard', [...NODE_JOB, 'replay-dash', input], { name: 'replay without dashboard', argv: [...NODE_JOB, 'dataplane', input] });
+measure('replay with live dashboard', [...NODE_JOB, 'replay-dash', input], { tool: 'egresslab', name: 'replay without dashboard', argv: [...NODE_JOB, 'dataplane', input] });
 
 // --- report --------------------------------------------------------------------------
 const lines = [
@@ -159,7 +163,7 @@ const lines = [
   ...rows.map((r) => {
     const m = median(r.walls);
     const pps = r.packets ? `${(r.packets / m / 1e6).toFixed(2)} M` : '–';
-    const mbs = r.packets === PACKETS ? (inputBytes / 1e6 / m).toFixed(0) : '–';
+    const mbs = r.readsInput ? (inputBytes / 1e6 / m).toFixed(0) : '–';
     return `| ${r.tool} | ${r.job} | ${m.toFixed(3)} [${Math.min(...r.walls).toFixed(3)}–${Math.max(...r.walls).toFixed(3)}] | ${pps} | ${mbs} | ${r.rss.toFixed(0)} | ${r.extra ?? ''} |`;
   }),
   '',
