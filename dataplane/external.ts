@@ -20,13 +20,9 @@ import { buildIpv4Frame } from './packet/build.ts';
 import { ipToString } from './packet/addr.ts';
 import type { ExternalHostSpec } from './cluster/topology.ts';
 import type { Ipv4View } from './packet/view.ts';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from './packet/tcp.ts';
 
 export const SERVER_DELAY_NS = 100_000;
-const TCP_FIN = 0x01;
-const TCP_SYN = 0x02;
-const TCP_RST = 0x04;
-const TCP_PSH = 0x08;
-const TCP_ACK = 0x10;
 const WINDOW = 65160;
 /** Connection table bound per host: the oldest connection is forgotten beyond it. */
 const MAX_CONNS = 65536;
