@@ -13,6 +13,8 @@ export const IDENTITY_UNKNOWN = 0;
 export const IDENTITY_HOST = 1;
 export const IDENTITY_WORLD = 2;
 export const IDENTITY_REMOTE_NODE = 6;
+/** LOCAL_NODE_ID: what encapsulation sends instead of HOST_ID (the same number as remote-node). */
+export const IDENTITY_LOCAL_NODE = 6;
 /** First identity the allocator hands out for cluster-local label sets. */
 export const IDENTITY_MIN_CLUSTER = 256;
 

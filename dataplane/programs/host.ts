@@ -16,7 +16,7 @@
  *   local delivery or `encap_and_redirect_with_nodeid` to the pod's node (1.10's reply leg).
  */
 
-import { IDENTITY_HOST, IDENTITY_WORLD } from '../cluster/identity.ts';
+import { IDENTITY_HOST, IDENTITY_LOCAL_NODE, IDENTITY_WORLD } from '../cluster/identity.ts';
 import { contains } from '../cluster/cidr.ts';
 import { ipToString } from '../packet/addr.ts';
 import { CT_EGRESS, CT_INGRESS, CT_NEW, CT_REOPENED, CT_REPLY } from '../lib/conntrack.ts';
@@ -237,13 +237,11 @@ export function toNetdev(env: Env, node: NodeState, skb: Skb): number {
   if (ret < 0) return ret;
 
   if (t.needsCt) {
-    // 1.17 gateway conntrack for flows of remote endpoints (needs_ct).
-    // CT ports: an echo request is (0, id) in Cilium's CT convention.
-    const cs = v.proto === 1 ? 0 : sport;
-    const cd = v.proto === 1 ? sport : dport;
-    const ct = node.ct.lookup4(v.proto, v.saddr, v.daddr, cs, cd, CT_EGRESS, v.tcpFlags, v.totalLen, skb.now);
+    // 1.17 gateway conntrack for flows of remote endpoints (needs_ct). The NAT tuple's
+    // ports are the CT ports too (an echo request is (id, 0) in both, see ctPorts).
+    const ct = node.ct.lookup4(v.proto, v.saddr, v.daddr, sport, dport, CT_EGRESS, v.tcpFlags, v.totalLen, skb.now);
     if (ct === CT_NEW || ct === CT_REOPENED) {
-      const r = node.ct.create4(v.proto, v.saddr, v.daddr, cs, cd, CT_EGRESS, v.tcpFlags, v.totalLen, skb.now, skb.srcIdentity);
+      const r = node.ct.create4(v.proto, v.saddr, v.daddr, sport, dport, CT_EGRESS, v.tcpFlags, v.totalLen, skb.now, skb.srcIdentity);
       if (r < 0) return r;
     }
     if (jd) jd.lookup('cilium_ct4_global', `gateway ${tupleText(skb)}`, ctName(ct));
@@ -318,9 +316,8 @@ export function fromNetdev(env: Env, node: NodeState, skb: Skb): number {
         jr.note(`rev-SNAT ${ipToString(oldDaddr)}:${dport} -> ${ipToString(res.toAddr)}:${res.toPort}`);
       }
       if (res.needsCt) {
-        const p = v.proto === 1;
-        // CT ports: an echo reply is (id, 0) in Cilium's CT convention.
-        node.ct.lookup4(v.proto, v.saddr, v.daddr, v.sport, p ? 0 : v.dport, CT_INGRESS, v.tcpFlags, v.totalLen, skb.now);
+        // CT ports: an echo reply is (0, id), the mirror of the request's (id, 0) (ctPorts).
+        node.ct.lookup4(v.proto, v.saddr, v.daddr, v.proto === 1 ? 0 : v.sport, v.dport, CT_INGRESS, v.tcpFlags, v.totalLen, skb.now);
       }
     } else if (res.inRange && jr) {
       jr.note(`no NAT mapping on ingress for ${ipToString(v.daddr)}:${dport}: passed on un-translated`);
@@ -370,12 +367,15 @@ export function fromHost(env: Env, node: NodeState, skb: Skb): number {
     // resolve_srcid_ipv4: a world source is WORLD, which becomes the VNI.
     const src = env.ipcache(v.saddr);
     skb.srcIdentity = v.saddr === node.ip ? IDENTITY_HOST : src.identity;
+    // __encap_with_nodeid: the peer sees a host source as a node (LOCAL_NODE_ID); VNI 1
+    // would be dropped there as DROP_INVALID_IDENTITY.
+    const vni = skb.srcIdentity === IDENTITY_HOST ? IDENTITY_LOCAL_NODE : skb.srcIdentity;
     if (jd) jd.fn('encap_and_redirect_with_nodeid');
     if (jr) {
-      jr.note(`to ${ipToString(v.daddr)} via tunnel to ${dst.node.name} ${ipToString(dst.node.ip)} (VNI ${skb.srcIdentity})`);
+      jr.note(`to ${ipToString(v.daddr)} via tunnel to ${dst.node.name} ${ipToString(dst.node.ip)} (VNI ${vni})`);
     }
     skb.tunnelEndpoint = dst.node.ip;
-    skb.vni = skb.srcIdentity;
+    skb.vni = vni;
     skb.next = NEXT_TUNNEL;
     return CTX_ACT_REDIRECT;
   }

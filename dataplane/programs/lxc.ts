@@ -30,16 +30,21 @@ const ICMP_ECHOREPLY = 0;
 const ICMP_ECHO = 8;
 
 /**
- * CT ports of the packet in the view, Cilium's conntrack convention: TCP/UDP ports; ICMP
- * echo → (0, id), echo reply → (id, 0); anything else 0/0. Returned packed as
- * `sport << 16 | dport` so the caller needs no object.
+ * CT ports of the packet in the view, in packet orientation: TCP/UDP ports; ICMP echo →
+ * (id, 0), echo reply → (0, id); anything else 0/0. Returned packed as `sport << 16 | dport`
+ * so the caller needs no object.
+ *
+ * Why echo is (id, 0): Cilium loads a TCP/UDP packet's sport into `tuple->dport` and sets
+ * `tuple->dport = id` for ECHO, so the identifier sits in the packet-sport slot. That is
+ * also where the NAT tuple has it, which is what lets CT GC find a flow's NAT pair by
+ * swapping the addresses only (DeleteMapping4).
  */
 export function ctPorts(skb: Skb): number {
   const v = skb.view;
   if (v.proto === 6 || v.proto === 17) return ((v.sport << 16) | v.dport) >>> 0;
   if (v.proto === 1) {
-    if (v.icmpType === ICMP_ECHO) return v.sport & 0xffff;
-    if (v.icmpType === ICMP_ECHOREPLY) return (v.sport << 16) >>> 0;
+    if (v.icmpType === ICMP_ECHO) return (v.sport << 16) >>> 0;
+    if (v.icmpType === ICMP_ECHOREPLY) return v.sport & 0xffff;
   }
   return 0;
 }
@@ -122,8 +127,9 @@ export function fromContainer(env: Env, node: NodeState, ep: EndpointState, skb:
     }
     if (i >= 0) {
       const gw = node.egress.gatewayIp(i);
-      // 1.10 wrote no special values; a policy compiled for 1.10 never holds them, but a
-      // 0.0.0.0 tunnel endpoint could only be DROP_NO_TUNNEL_ENDPOINT.
+      // 1.10 has no special gateway values and compileEgressPolicyMap never writes them for
+      // 1.10; the guard only keeps a hand-built map from tunnelling to 0.0.0.0 / 0.0.0.1
+      // (it then takes the path without EGW, a model choice, not 1.10 behaviour).
       if (gw !== EGRESS_GATEWAY_NO_GATEWAY && gw !== EGRESS_GATEWAY_EXCLUDED_CIDR) {
         countPolicy(node, i, ct, len, 0);
         skb.policyIdx = i;
