@@ -120,6 +120,7 @@ export function policiesSelectingNothing(topo: Topology, policies: EgressPolicy[
 // ---------------------------------------------------------------------------------------
 
 const OBJECT_KEYS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const CENP_SPEC_KEYS = ['egress', 'destinationCIDRs', 'egressSourceIP'];
 const CEGP_SPEC_KEYS = ['selectors', 'destinationCIDRs', 'excludedCIDRs', 'egressGateway'];
 const SPELLING_HINTS: Record<string, string> = {
@@ -143,6 +144,11 @@ function parsePolicyObject(ctx: DocContext, v: unknown): EgressPolicy {
   }
   const meta = ctx.obj(o.metadata, 'metadata');
   const name = ctx.str(meta.name, 'metadata.name');
+  // The API server admits only DNS-1123 subdomains; checking here also keeps a hand-written
+  // file from carrying control characters into captures' comments and the dashboard.
+  if (!DNS1123_SUBDOMAIN.test(name) || name.length > 253) {
+    throw ctx.error('metadata.name', `'${JSON.stringify(name).slice(1, -1)}' is not a valid object name (lowercase letters, digits, '-' and '.', at most 253, starting and ending alphanumeric)`);
+  }
   const spec = ctx.obj(o.spec, 'spec');
   const line = ctx.lineOf('');
   const file = ctx.doc.file;

@@ -1,10 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { ConfigError } from '../../../traces/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'egresslab-cluster-'));
+// Registered in the importing test file's root suite: the folder goes when that file is done.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
 /** Writes `text` to a fresh temp file and returns its path. */

@@ -246,4 +246,20 @@ items:
 `);
     expectConfigError(() => loadPolicies(f), f, 11, 'items[0].spec.destinationCIDRs[0]', /prefix length/);
   });
+
+  it('rejects an object name the API server would not admit (control characters, upper case)', () => {
+    for (const name of ['"evil\\e[2J\\a"', 'Egress-All']) {
+      const f = tempYaml(`apiVersion: cilium.io/v2alpha1
+kind: CiliumEgressNATPolicy
+metadata:
+  name: ${name}
+spec:
+  egress:
+  - podSelector: {}
+  destinationCIDRs: [172.18.0.0/16]
+  egressSourceIP: 172.18.0.3
+`);
+      expectConfigError(() => loadPolicies(f), f, 4, 'metadata.name', /not a valid object name/);
+    }
+  });
 });

@@ -210,17 +210,21 @@ describe('tabwriter emulation', () => {
   });
 });
 
-describe('speed', () => {
-  it('lookup is fast (reported, loosely bounded)', () => {
+// A "lookup is fast" figure (ns per lookup) belongs in `npm run bench`, not here: a
+// wall-clock bound either flakes on a loaded machine or is too loose to ever fail.
+describe('lookup over a mixed map', () => {
+  it('gives the longest match, the excluded /32 and misses as the map says', () => {
     const ps = cegp('bench', `  selectors:\n  - podSelector: {}\n  destinationCIDRs: [0.0.0.0/0, 172.18.0.0/16, 172.18.0.0/24, 172.18.0.7/32, 192.168.0.0/16]\n  excludedCIDRs: [172.18.0.8/32]\n  egressGateway:\n    nodeSelector: {}\n`);
     const m = compileEgressPolicyMap(topo, ps, '1.17', W1);
-    const srcs = [ip('10.0.0.31'), ip('10.0.1.209'), ip('10.0.2.14'), ip('10.0.2.15')];
-    const N = 5_000_000;
-    let acc = 0;
-    const t0 = process.hrtime.bigint();
-    for (let k = 0; k < N; k++) acc += m.lookup(srcs[k & 3]!, (0xac120000 + (k & 0x1ff)) >>> 0);
-    const ns = Number(process.hrtime.bigint() - t0) / N;
-    console.log(`egress policy map lookup: ${ns.toFixed(1)} ns/lookup (${m.size()} entries, checksum ${acc})`);
-    expect(ns).toBeLessThan(1000);
+    const hit = (s: string, d: string): string => {
+      const i = m.lookup(ip(s), ip(d));
+      return i < 0 ? 'miss' : `${m.cidrText(i)} ${m.gatewayIp(i) === EGRESS_GATEWAY_EXCLUDED_CIDR ? 'excluded' : 'gw'}`;
+    };
+    expect(hit('10.0.0.31', '172.18.0.7')).toBe('172.18.0.7/32 gw');
+    expect(hit('10.0.1.209', '172.18.0.8')).toBe('172.18.0.8/32 excluded');
+    expect(hit('10.0.2.14', '172.18.0.200')).toBe('172.18.0.0/24 gw');
+    expect(hit('10.0.2.14', '172.18.1.1')).toBe('172.18.0.0/16 gw');
+    expect(hit('10.0.2.14', '8.8.8.8')).toBe('0.0.0.0/0 gw');
+    expect(hit('10.0.2.15', '172.18.0.7')).toBe('miss'); // not a pod of the topology
   });
 });

@@ -1,0 +1,86 @@
+/**
+ * The dashboard fed by real replays (not hand-built snapshots): the lab before and after the
+ * policy, the exhaustion scenario, and a capture whose payload carries escape sequences.
+ * Rendered headless to a fake terminal; assertions read the screen text.
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { startDashboard, type DashboardHandle } from '../../dashboards/dashboard.ts';
+import { labPolicy } from '../../dataplane/cluster/policy.ts';
+import type { StatsSnapshot } from '../../traces/stats.ts';
+import { runSynth } from '../../tools/synth.ts';
+import { runReplay, type ReplayOptions } from '../../tools/replay-core.ts';
+import { fakeTerminal } from './fixtures.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'egresslab-dash-replay-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const open: DashboardHandle[] = [];
+afterEach(() => {
+  for (const d of open.splice(0)) d.stop();
+});
+
+const noop = () => {};
+async function replayed(o: Omit<ReplayOptions, 'onStart' | 'progress'>): Promise<string> {
+  let snap: (() => StatsSnapshot) | undefined;
+  await runReplay({ ...o, progress: false, onStart: (run) => (snap = run.snapshot) });
+  const term = fakeTerminal(160, 48);
+  const d = startDashboard({
+    getSnapshot: () => snap!(),
+    controls: { pause: noop, resume: noop, step: noop, faster: noop, slower: noop, quit: noop, journey: () => [] },
+    input: term.input,
+    output: term.output,
+    terminal: 'xterm-256color',
+    refreshMs: 60_000,
+  });
+  open.push(d);
+  d.render();
+  return d.screenText();
+}
+
+describe('the dashboard over real replays', () => {
+  const lab = join(dir, 'lab.pcap');
+  runSynth({ scenario: 'lab', out: lab, seed: 1 });
+
+  it('lab without the policy: no policy hits, each pod masqueraded to its own node', async () => {
+    const text = await replayed({ input: lab });
+    expect(text).toContain('datapath 1.10');
+    expect(text).toContain('FINISHED');
+    expect(text).not.toContain('egress-all');
+    // Each node's IP is an egress address with one allocation toward the echo server.
+    for (const [ip, node] of [['172.18.0.3', 'k8s-guide-control-plane'], ['172.18.0.5', 'k8s-guide-worker'], ['172.18.0.6', 'k8s-guide-worker2']]) {
+      expect(text).toContain(`${ip} (${node})`);
+    }
+  });
+
+  it('lab with the policy: egress-all hit for 3 flows, every NAT mapping on 172.18.0.3', async () => {
+    const text = await replayed({ input: lab, policyObjects: labPolicy() });
+    expect(text).toMatch(/egress-all\s+172\.18\.0\.0\/16\s+hit\s+172\.18\.0\.3\s+172\.18\.0\.3\s+3\s+15\s/);
+    expect(text).toMatch(/TCP 172\.18\.0\.7:80\s+allocs 3\s+collisions 0\s+failures\(167\) 0/);
+    // The gateway's conntrack rows carry the NAT mapping of the pods it SNATs.
+    const natCells = text.match(/172\.18\.0\.3:\d{5}/g) ?? [];
+    expect(natCells.length).toBeGreaterThanOrEqual(1);
+    expect(text).not.toContain('172.18.0.5 (k8s-guide-worker)');
+  });
+
+  it('exhaustion: the gauge reaches the range size and the extra connections drop with 167', async () => {
+    const cap = join(dir, 'exh.pcap');
+    runSynth({ scenario: 'exhaustion', out: cap, seed: 1, range: { min: 40000, max: 40015 }, extra: 4 });
+    const text = await replayed({ input: cap, topology: `${cap}.topology.yaml`, policyObjects: labPolicy() });
+    expect(text).toMatch(/16\/16 100%/);
+    expect(text).toMatch(/failures\(167\) 4/);
+    expect(text).toMatch(/167\s+4 No mapping for NAT masquerade/);
+  });
+
+  it('a capture whose file name carries escape sequences shows it inert in the header', async () => {
+    const cap = join(dir, 'evil\x1b[2J\x1b]0;PWNED\x07.pcap');
+    copyFileSync(lab, cap);
+    const text = await replayed({ input: cap, policyObjects: labPolicy() });
+    expect(text).not.toContain('\x1b');
+    expect(text).not.toContain('\x07');
+    // Shown as inert text instead.
+    expect(text).toContain('evil\\x1b[2J');
+    expect(text).toContain('egress-all');
+  });
+});
