@@ -3,6 +3,7 @@
  * The `egresslab` command: one file per subcommand, dispatched by name.
  */
 import { EXIT_USAGE, UsageError, isEgresslabError } from '../traces/errors.ts';
+import { inertLines } from '../traces/inert.ts';
 
 export interface Subcommand {
   /** One line for `egresslab --help`. */
@@ -74,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const load = SUBCOMMANDS[name];
   if (!load) {
-    process.stderr.write(`egresslab: unknown command '${name}'\n${await helpText()}\n`);
+    process.stderr.write(`egresslab: unknown command '${inertLines(name)}'\n${await helpText()}\n`);
     return EXIT_USAGE;
   }
   const cmd = await load();
@@ -86,17 +87,18 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`egresslab ${name}: ${err.message}\n${cmd.usage}\n`);
+      // Messages quote file names, flag values and YAML values: printed inert.
+      process.stderr.write(`egresslab ${name}: ${inertLines(err.message)}\n${cmd.usage}\n`);
       return EXIT_USAGE;
     }
     if (isEgresslabError(err)) {
-      process.stderr.write(`egresslab ${name}: ${err.message}\n`);
+      process.stderr.write(`egresslab ${name}: ${inertLines(err.message)}\n`);
       return err.exitCode;
     }
     const sys = systemError(err);
     if (sys) {
       if (sys.code === 'EPIPE') return 0;
-      process.stderr.write(`egresslab ${name}: ${sys.message}\n`);
+      process.stderr.write(`egresslab ${name}: ${inertLines(sys.message)}\n`);
       return EXIT_USAGE;
     }
     throw err;

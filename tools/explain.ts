@@ -12,6 +12,7 @@ import { labPolicy } from '../dataplane/cluster/policy.ts';
 import { SCENARIO_FLAGS, SCENARIO_USAGE, scenarioOptions } from './replay-flags.ts';
 import { runReplay } from './replay-core.ts';
 import { formatJourney } from '../traces/journey.ts';
+import { inertLines } from '../traces/inert.ts';
 
 const USAGE = `usage: egresslab explain <capture|-> (--packet N | --flow 'SRC:PORT->DST:PORT/proto') [options]
 
@@ -86,13 +87,14 @@ const explain: Subcommand = {
       process.stderr.write(
         packet !== undefined
           ? `egresslab explain: the capture has no packet ${packet} (it has ${res.summary.conservation.input})\n`
-          : `egresslab explain: no packet of flow ${values.flow} in the capture\n`,
+          : `egresslab explain: no packet of flow ${inertLines(values.flow!)} in the capture\n`,
       );
       return res.error ? 2 : 1;
     }
-    process.stdout.write(formatJourney(picked).join('\n') + '\n');
+    // Policy, node and pod names come from the YAML files: printed inert.
+    process.stdout.write(inertLines(formatJourney(picked).join('\n')) + '\n');
     if (res.error) {
-      process.stderr.write(`egresslab explain: ${res.error.message}\n`);
+      process.stderr.write(`egresslab explain: ${inertLines(res.error.message)}\n`);
       return 2;
     }
     return 0;

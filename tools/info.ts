@@ -14,6 +14,7 @@ import type { CaptureInfo, CaptureReader } from '../traces/record.ts';
 import { CaptureError, EXIT_OK, EXIT_USAGE, UsageError } from '../traces/errors.ts';
 import { openCapture } from '../traces/open.ts';
 import { decodeLinkType, linkTypeName, type L3Location } from '../traces/linktype.ts';
+import { inert } from '../traces/inert.ts';
 
 export interface InfoInterface {
   index: number;
@@ -67,7 +68,7 @@ export interface InfoSummary {
 
 // Terminal safety: names and descriptions come from the file.
 function clean(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return inert(s);
 }
 
 export function resolutionText(base: number, exp: number): string {

@@ -12,6 +12,7 @@ import { labPolicy } from '../dataplane/cluster/policy.ts';
 import { compileEgressPolicyMap, formatBpftoolDump, formatCiliumEgressList } from '../dataplane/lib/egress-gateway.ts';
 import { SCENARIO_FLAGS, SCENARIO_USAGE, scenarioOptions } from './replay-flags.ts';
 import { loadScenario, runReplay } from './replay-core.ts';
+import { inertLines } from '../traces/inert.ts';
 
 const USAGE = `usage: egresslab maps [options]
 
@@ -19,7 +20,7 @@ Prints the egress policy map as each node's agent writes it. With no --topology 
 --policy: the built-in lab with the lab's policy (egress-all), which prints the seed's
 three 'bpftool map dump' lines.
 
-${SCENARIO_USAGE}
+${SCENARIO_USAGE.replace(`(default: none, the lab's "before")`, '(default: the lab\'s egress-all when no --topology)')}
   --format F          bpftool | cilium (cilium bpf egress list, the profile's version)  (default bpftool)
   --node NAME         only this node (default: every node; one dump when they all agree)
   --replay CAPTURE    replay a capture first, then also print the NAT and CT tables
@@ -64,12 +65,12 @@ const maps: Subcommand = {
         if (table === 'ct' || table === 'all') out.push(`# ${node}: cilium bpf ct list global`, res.dataplane.conntrack(node).format(now, profile));
       }
       if (res.error) {
-        process.stdout.write(out.join('\n').replace(/\n*$/, '\n'));
-        process.stderr.write(`egresslab maps: ${res.error.message}\n`);
+        process.stdout.write(inertLines(out.join('\n')).replace(/\n*$/, '\n'));
+        process.stderr.write(`egresslab maps: ${inertLines(res.error.message)}\n`);
         return 2;
       }
     }
-    process.stdout.write(out.join('\n').replace(/\n*$/, '\n'));
+    process.stdout.write(inertLines(out.join('\n')).replace(/\n*$/, '\n'));
     return 0;
   },
 };

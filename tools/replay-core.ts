@@ -179,7 +179,13 @@ export function loadScenario(o: Pick<ReplayOptions, 'topology' | 'policies' | 'p
   profile: Profile;
 } {
   const topology = o.topology ? loadTopology(o.topology) : labTopology();
-  const policies = [...(o.policyObjects ?? []), ...(o.policies ?? []).flatMap((f) => loadPolicies(f))];
+  const policies = [...(o.policyObjects ?? [])];
+  for (const f of o.policies ?? []) {
+    const loaded = loadPolicies(f);
+    // An empty file (or one of comments only) is a mistake, not "no policy": say so.
+    if (loaded.length === 0) throw new ConfigError(f, undefined, undefined, 'the file holds no egress policy (empty, comments only or an empty List)');
+    policies.push(...loaded);
+  }
   const idle = policiesSelectingNothing(topology, policies);
   if (idle.length > 0) {
     const p = policies.find((x) => x.name === idle[0])!;

@@ -15,6 +15,7 @@ import { labPolicy } from '../dataplane/cluster/policy.ts';
 import type { Dataplane } from '../dataplane/engine.ts';
 import { ALLOCATORS, SCENARIO_FLAGS, SCENARIO_USAGE, scenarioOptions } from './replay-flags.ts';
 import { runReplay } from './replay-core.ts';
+import { inertLines } from '../traces/inert.ts';
 
 const USAGE = `usage: egresslab snat <capture|-> [--allocators A,B,...] [--limit N] [options]
 
@@ -26,7 +27,7 @@ collision: who wanted which port, who held it, and what it got.
   --allocators LIST   comma list of ${ALLOCATORS.join(', ')}  (default: cilium)
   --limit N           collisions listed per allocator (default 20; 0 for none)
   --lab-policy        add the built-in lab policy (egress-all) to the --policy files
-${SCENARIO_USAGE.split('\n').filter((l) => !l.includes('--allocator')).join('\n')}
+${SCENARIO_USAGE.split('\n').filter((l) => !l.includes('--allocator') && !l.includes('linux-random-fully')).join('\n')}
 
 Exit codes: 0 no allocation failed, 1 at least one allocation failed (167), 2 usage or input error.`;
 
@@ -155,7 +156,7 @@ const snat: Subcommand = {
       failures += r.failures;
       out.push(...r.lines, '');
     }
-    process.stdout.write(out.join('\n'));
+    process.stdout.write(inertLines(out.join('\n')));
     return failures > 0 ? 1 : 0;
   },
 };

@@ -58,12 +58,17 @@ spec:
   egressSourceIP: "172.18.0.3"
 `;
 const BROKEN_YAML = path.join(dir, 'broken.yaml');
+const EMPTY_POLICY = path.join(dir, 'empty-policy.yaml');
+// A value quoted back in the message carries an escape sequence: it must reach the terminal inert.
+const ESC_API = path.join(dir, 'escape-api.yaml');
 
 beforeAll(() => {
   ok(['synth', 'lab', '--out', LAB]);
   ok(['synth', 'lab', '--out', LAB_NG, '--format', 'pcapng']);
   fs.writeFileSync(OUTSIDE, OUTSIDE_YAML);
   fs.writeFileSync(NOBODY, NOBODY_YAML);
+  fs.writeFileSync(EMPTY_POLICY, '# nothing here yet\n');
+  fs.writeFileSync(ESC_API, fs.readFileSync(EGRESS_ALL, 'utf8').replace('apiVersion: cilium.io/v2alpha1', 'apiVersion: "x\\e[2J\\e]0;t\\a"'));
   fs.writeFileSync(BROKEN_YAML, 'apiVersion: cilium.io/v2alpha1\nkind: CiliumEgressNATPolicy\nmetadata: { name: x\nspec: [\n');
 });
 
@@ -140,7 +145,10 @@ describe('bad files and unwritable outputs: exit 2, the file (and line) named, n
       [['replay', LAB, '--policy', NOBODY, ...o], nobody, out],
       [['explain', LAB, '--packet', '0', '--policy', NOBODY], nobody],
       [['replay', LAB, '--policy', BROKEN_YAML, ...o], new RegExp(`egresslab replay: ${escape(BROKEN_YAML)}:\\d+`), out],
+      [['replay', LAB, '--policy', EMPTY_POLICY, ...o], new RegExp(`egresslab replay: ${escape(EMPTY_POLICY)}: the file holds no egress policy`), out],
+      [['maps', '--policy', ESC_API], new RegExp(`${escape(ESC_API)}:\\d+: apiVersion: .*got 'x\\\\x1b\\[2J\\\\x1b\\]0;t\\\\x07'`)],
     ]);
+    for (const t of texts) expect(t).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
     // The line of the policy that selects nothing is inside its document (line 1 is a comment).
     const line = Number(nobody.exec(texts.find((t) => nobody.test(t))!)![1]);
     expect(line).toBeGreaterThanOrEqual(2);

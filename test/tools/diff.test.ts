@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ function cli(...args: string[]) {
 
 describe('egresslab diff (CLI)', () => {
   const d = tmpDir('cli');
+  afterAll(() => fs.rmSync(d, { recursive: true, force: true }));
   const frames = podFrames(30);
   const e = writeCapture(path.join(d, 'e.pcap'), frames);
   const same = writeCapture(path.join(d, 'same.pcapng'), frames, { format: 'pcapng', byteOrder: 'be', resolution: 'ns' });

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dissect } from '../../dataplane/packet/dissect.ts';
-import { cliAsync, ok, pooled, readCapture, tempDir, type RunResult } from './cli-run.ts';
+import { LAB_TOPOLOGY, cliAsync, ok, pooled, readCapture, tempDir, type RunResult } from './cli-run.ts';
 
 const dir = tempDir('explain');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -15,18 +15,23 @@ let packet5: RunResult;
 let flow: RunResult;
 let before: RunResult;
 let missing: RunResult;
+let evil: RunResult;
 let sport = 0;
+// A topology whose node name carries an OSC title change, a bell, a colour and a bidi override.
+const EVIL_TOPOLOGY = path.join(dir, 'evil-topology.yaml');
 
 beforeAll(async () => {
   ok(['synth', 'lab', '--out', LAB]);
   // Packet 5 is the SYN of the second pod (net-tshoot-pcgf8 on k8s-guide-worker).
   const tcp = dissect(readCapture(LAB).records[5]!.data, 1).find((l) => l.name === 'tcp')!.fields;
   sport = tcp.sport as number;
-  [packet5, flow, before, missing] = await pooled([
+  fs.writeFileSync(EVIL_TOPOLOGY, fs.readFileSync(LAB_TOPOLOGY, 'utf8').replaceAll('k8s-guide-worker2', '"evil\\e]0;pwned\\a\\e[31m\\u202e"'));
+  [packet5, flow, before, missing, evil] = await pooled([
     () => cliAsync(['explain', LAB, '--lab-policy', '--packet', '5']),
     () => cliAsync(['explain', LAB, '--lab-policy', '--flow', `10.0.1.209:${sport}->172.18.0.7:80/tcp`]),
     () => cliAsync(['explain', LAB, '--packet', '5']),
     () => cliAsync(['explain', LAB, '--packet', '99']),
+    () => cliAsync(['explain', LAB, '--topology', EVIL_TOPOLOGY, '--packet', '10']),
   ]);
 });
 
@@ -82,5 +87,11 @@ describe('egresslab explain', () => {
     expect(missing.code).toBe(1);
     expect(missing.stdout).toBe('');
     expect(missing.stderr).toBe('egresslab explain: the capture has no packet 99 (it has 15)\n');
+  });
+
+  it('a node name with escape sequences is printed inert', () => {
+    expect(evil.code, evil.stderr).toBe(0);
+    expect(evil.stdout).toContain('   1. evil\\x1b]0;pwned\\x07\\x1b[31m\\u{202e}  lxc');
+    expect(evil.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
   });
 });

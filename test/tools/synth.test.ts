@@ -85,8 +85,8 @@ describe('egresslab synth', () => {
       expect(layers.at(-1)!.fields.error).toBeUndefined();
       for (const l of layers) if ('checksum_ok' in l.fields) expect(l.fields.checksum_ok).toBe(true);
     }
-    // Time never goes backwards in a client-side capture (collisions: a known bug, see below).
-    if (s !== 'collisions') expect(backwardSteps(capture(s))).toEqual([]);
+    // Time never goes backwards in a client-side capture.
+    expect(backwardSteps(capture(s))).toEqual([]);
     const topo = `${capture(s)}.topology.yaml`;
     expect(fs.existsSync(topo)).toBe(SCENARIOS[s].topology);
     if (SCENARIOS[s].topology) expect(r.stderr).toContain(`replay it with: egresslab replay ${capture(s)} --topology ${topo}`);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diffOutputs, expectOutputsMatch, replayOptionsFor } from '../golden/helpers.ts';
@@ -16,6 +16,7 @@ function outFolder(root: string, name: string, ports: number[], dropped: number,
 
 describe('golden helper: the diff and report part', () => {
   const root = tmpDir('golden');
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
   it('passes matching folders, whatever the input path recorded in summary.json', () => {
     const e = outFolder(root, 'e1', [40000, 40001], 0);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dissect } from '../../dataplane/packet/dissect.ts';
@@ -7,6 +7,7 @@ import { CaptureError, UsageError } from '../../traces/errors.ts';
 import { type Frame, T0, gatewayFrames, podFrames, tcp, tmpDir, vxlanFrame, writeCapture } from './diff-fixtures.ts';
 
 const dir = tmpDir('engine');
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function pair(e: readonly Frame[], a: readonly Frame[], opts: Partial<DiffOptions> = {}, shapeA: Parameters<typeof writeCapture>[2] = { format: 'pcap' }): DiffReport {
   n++;

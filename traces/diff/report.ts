@@ -5,16 +5,16 @@
  * reach the terminal as an escape sequence.
  */
 import type { DiffReport, FieldValue, PacketDiff, PacketRef } from './types.ts';
+import { inert } from '../inert.ts';
 
 export interface TextOptions {
   /** ANSI colours (the CLI sets this only on a terminal without NO_COLOR). */
   color?: boolean;
 }
 
-/** Replaces control characters (C0, DEL, C1) with visible escapes. */
+/** Replaces control characters (C0, DEL, C1) and bidi/invisible formatting with visible escapes. */
 export function safeText(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return inert(s.replace(/\n/g, '\\n').replace(/\t/g, '\\t'));
 }
 
 function val(v: FieldValue): string {
