@@ -295,9 +295,13 @@ export function buildEnv(o: BuildOptions): Env {
       ctOptionsFor(o.profile, { maxTcp: topo.mapSizes.ctTcp, maxAny: topo.mapSizes.ctAny, initialCapacity: 1024 }),
       o.profile,
     );
+    // Linux's allocators take ports from 1024-65535 and its conntrack translates replies
+    // whatever their port; Cilium's rev-SNAT looks only at its own NAT range. The table's
+    // range (rev-SNAT filter, usage gauges) follows the allocator in use.
+    const linux = o.allocatorName.startsWith('linux');
     const nat = new NatTable(topo.mapSizes.nat, o.profile, {
-      minPort: topo.natPortMin,
-      maxPort: topo.natPortMax,
+      minPort: linux ? 1024 : topo.natPortMin,
+      maxPort: linux ? 65535 : topo.natPortMax,
       reservedPorts: [topo.tunnel.port],
       record: o.recordCandidates,
       ...(o.allocator ? { allocator: o.allocator } : {}),

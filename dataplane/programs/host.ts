@@ -296,7 +296,7 @@ export function fromNetdev(env: Env, node: NodeState, skb: Skb): number {
       jd.lookup(
         'cilium_snat_v4_external',
         `IN ${ipToString(v.saddr)}:${sport} -> ${ipToString(v.daddr)}:${dport}`,
-        !res.inRange ? `not looked up: port ${dport} outside ${env.natMin}-${env.natMax}` : found ? `XLATE_DST ${ipToString(res.toAddr)}:${res.toPort}` : 'miss',
+        !res.inRange ? `not looked up: port ${dport} outside ${node.nat.minPort}-${node.nat.maxPort}` : found ? `XLATE_DST ${ipToString(res.toAddr)}:${res.toPort}` : 'miss',
       );
     }
     if (found) {

@@ -72,3 +72,43 @@ describe('engine observers', () => {
     expect(even.summary).toEqual(all.summary);
   });
 });
+
+describe('the linux allocators', () => {
+  it('replies to ports Linux picked below 32768 are translated back to the pod', async () => {
+    const { topologyFromText } = await import('../../dataplane/cluster/topology.ts');
+    const { labVariantYaml } = await import('../../dataplane/synth/topology-variants.ts');
+    const { synthCollisions } = await import('../../dataplane/synth/collisions.ts');
+    const { echoModel } = await import('../../dataplane/external.ts');
+    const { Rng } = await import('../../dataplane/lib/rng.ts');
+    const topo = topologyFromText('<12 pods>', labVariantYaml({ pods: 12 }));
+    const run = (allocator: string) => {
+      const translated: number[] = [];
+      const dp = new Dataplane({
+        topology: topo,
+        policies: labPolicy(),
+        profile: '1.17',
+        seed: 3,
+        allocator,
+        observer: {
+          event: (e) => {
+            const l4 = e.flow.l4;
+            if (e.flow.trace_observation_point === 'TO_NETWORK' && l4 && 'TCP' in l4 && l4.TCP.flags?.SYN) translated.push(l4.TCP.source_port);
+          },
+        },
+      });
+      let i = 0;
+      for (const p of synthCollisions(topo, new Rng(5), echoModel)) dp.inject(p.frame, 14, p.tsSec, p.tsNsec, i++);
+      dp.finish();
+      return { translated, summary: dp.summary() };
+    };
+    const cilium = run('cilium');
+    const linux = run('linux');
+    // The case under test happens: Linux chose ports outside Cilium's 32768-65535.
+    expect(linux.translated.some((p) => p < 32768)).toBe(true);
+    // Every pod got its answer, as with Cilium's allocator.
+    expect(linux.summary.seenByServers.map((s) => s.pod).sort()).toEqual(cilium.summary.seenByServers.map((s) => s.pod).sort());
+    expect(linux.summary.conservation).toEqual(cilium.summary.conservation);
+    const gauge = linux.summary.egressIps[0]!.remotes[0]!;
+    expect(gauge.rangeSize).toBe(65535 - 1024 + 1);
+  });
+});
