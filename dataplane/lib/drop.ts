@@ -21,6 +21,7 @@ export const DROP_INVALID_SIP = -132;
 export const DROP_POLICY = -133;
 export const DROP_INVALID = -134;
 export const DROP_WRITE_ERROR = -141;
+export const DROP_UNKNOWN_L4 = -142;
 export const DROP_UNKNOWN_ICMP4_CODE = -143;
 export const DROP_NO_TUNNEL_KEY = -147;
 export const DROP_UNROUTABLE = -151;
@@ -56,6 +57,7 @@ const TABLE: readonly DropReasonInfo[] = [
   { code: 133, bpf: 'DROP_POLICY', text: 'Policy denied', name: 'POLICY_DENIED' },
   { code: 134, bpf: 'DROP_INVALID', text: 'Invalid packet', name: 'INVALID_PACKET_DROPPED' },
   { code: 141, bpf: 'DROP_WRITE_ERROR', text: 'Error writing to packet', name: 'ERROR_WRITING_TO_PACKET' },
+  { code: 142, bpf: 'DROP_UNKNOWN_L4', text: 'Unknown L4 protocol', name: 'UNKNOWN_L4_PROTOCOL' },
   { code: 143, bpf: 'DROP_UNKNOWN_ICMP4_CODE', text: 'Unknown ICMPv4 code', name: 'UNKNOWN_ICMPV4_CODE' },
   { code: 147, bpf: 'DROP_NO_TUNNEL_KEY', text: 'Error retrieving tunnel key', name: 'ERROR_RETRIEVING_TUNNEL_KEY' },
   { code: 151, bpf: 'DROP_UNROUTABLE', text: 'Stale or unroutable IP', name: 'STALE_OR_UNROUTABLE_IP' },

@@ -412,6 +412,24 @@ export class NatTable {
   }
 
   /**
+   * `snat_v4_lookup` of an original (OUT) tuple, as `snat_v4_nat_handle_icmp_error` does
+   * for the flow an egressing ICMP error quotes: a plain map lookup (LRU touch), no new
+   * mapping, no reverse-entry repair. Fills out.toAddr/toPort/needsCt; false on a miss.
+   */
+  snatV4LookupOut(proto: number, saddr: number, daddr: number, sport: number, dport: number, out: SnatResult): boolean {
+    out.created = false;
+    out.retries = 0;
+    out.fillUp = false;
+    out.inRange = true;
+    const s = this.map.lookup(daddr >>> 0, saddr >>> 0, tupleWord2(dport, sport), tupleWord3(proto, TUPLE_F_OUT));
+    if (s < 0) return false;
+    out.toAddr = this.val[s * NV + V_ADDR]!;
+    out.toPort = this.val[s * NV + V_PORT_FLAGS]! & 0xffff;
+    out.needsCt = ((this.val[s * NV + V_PORT_FLAGS]! >>> 16) & FLAG_NEEDS_CT) !== 0;
+    return true;
+  }
+
+  /**
    * Deletes a flow's pair, given the original tuple (as DeleteMapping4 does after CT GC):
    * the OUT entry, and the IN entry built from its value. Returns whether the OUT entry existed.
    */

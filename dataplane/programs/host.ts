@@ -9,8 +9,11 @@
  *   tunnel). Then `handle_nat_fwd`: `snat_v4_needed` (1.10) / `snat_v4_needs_masquerade`
  *   (1.17) pick the SNAT address (EGW match first, then the masquerade rules), and
  *   `snat_v4_nat` maps the flow (NatTable) and the headers are rewritten incrementally.
+ *   1.17 also translates egressing ICMP errors (DEST_UNREACH, TIME_EXCEEDED) through the
+ *   quoted packet (`snat_v4_nat_handle_icmp_error`); 1.10 drops non-echo ICMP with 168.
  * - `fromNetdev` (`cil_from_netdev`): rev-SNAT for dports in the NAT range; a miss is not a
- *   drop. 1.17 then runs `egress_gw_reply_needs_redirect_hook` (ipv4_l3, tunnel with VNI
+ *   drop; 1.17 rev-SNATs ICMP errors quoting an SNATed flow the same way
+ *   (`snat_v4_rev_nat_handle_icmp_error`). 1.17 then runs `egress_gw_reply_needs_redirect_hook` (ipv4_l3, tunnel with VNI
  *   WORLD); a local endpoint gets local delivery; the rest goes to the stack.
  * - `fromHost` (`cil_from_host`, on cilium_host): what the kernel routed to a pod CIDR:
  *   local delivery or `encap_and_redirect_with_nodeid` to the pod's node (1.10's reply leg).
@@ -28,7 +31,9 @@ import {
   DROP_NAT_UNSUPP_PROTO,
   DROP_NO_EGRESS_GATEWAY,
   DROP_NO_EGRESS_IP,
+  DROP_UNKNOWN_ICMP4_CODE,
   DROP_UNROUTABLE,
+  DROP_UNKNOWN_L4,
 } from '../lib/drop.ts';
 import { EGRESS_GATEWAY_EXCLUDED_CIDR, EGRESS_GATEWAY_NO_GATEWAY } from '../lib/egress-gateway.ts';
 import type { Env, NodeState, Skb } from '../node.ts';
@@ -43,9 +48,30 @@ import {
   NEXT_TUNNEL,
 } from '../node.ts';
 import { countPolicy, ctName, ipv4LocalDelivery, tupleText } from './lxc.ts';
+import { newIcmpInner, parseIcmpErrorInner, rewriteIcmpErrorInner } from '../packet/icmp-error.ts';
 
 const ICMP_ECHOREPLY = 0;
 const ICMP_ECHO = 8;
+const ICMP_DEST_UNREACH = 3;
+const ICMP_TIME_EXCEEDED = 11;
+/** Highest DEST_UNREACH code (linux/icmp.h NR_ICMP_UNREACH). */
+const NR_ICMP_UNREACH = 15;
+/** TIME_EXCEEDED codes ICMP_EXC_TTL (0) and ICMP_EXC_FRAGTIME (1). */
+const ICMP_EXC_FRAGTIME = 1;
+/** Embedded-packet offsets (inner IPv4 header / inner L4 header). */
+const IPV4_SADDR_OFF = 12;
+const IPV4_DADDR_OFF = 16;
+const TCP_SPORT_OFF = 0;
+const TCP_DPORT_OFF = 2;
+const ICMP_ECHO_ID_OFF = 4;
+
+/** Scratch for the quoted packet of an ICMP error (no allocation per packet). */
+const icmpInner = newIcmpInner();
+
+/** DEST_UNREACH with a known code, or TIME_EXCEEDED for TTL / fragment reassembly. */
+function icmpErrorCodeKnown(type: number, code: number): boolean {
+  return type === ICMP_DEST_UNREACH ? code <= NR_ICMP_UNREACH : code <= ICMP_EXC_FRAGTIME;
+}
 
 /** SNAT decision scratch (no allocation): 0 none, else the address is in `env.target`. */
 const SNAT_NONE = 0;
@@ -176,6 +202,156 @@ function snatNeeded(env: Env, node: NodeState, skb: Skb): number {
   return SNAT_MASQ;
 }
 
+/**
+ * 1.17 `snat_v4_nat` for an egressing ICMP error (DEST_UNREACH codes 0..NR_ICMP_UNREACH,
+ * TIME_EXCEEDED TTL/FRAGTIME; other codes DROP_UNKNOWN_ICMP4_CODE), then
+ * `snat_v4_nat_handle_icmp_error`: the quoted packet is one the sender *received*, the
+ * reverse of the flow, so the flow's original tuple is {inner daddr:dport -> inner
+ * saddr:sport} (ICMP: an echo reply quoted, its id as sport, dport 0; a quoted echo request
+ * is punted, other quoted ICMP types drop 143, other protocols DROP_UNKNOWN_L4). Its OUT
+ * mapping rewrites the inner destination address and port (echo id) and the outer source
+ * address. No mapping: the error leaves un-NATed. No new mapping, no gateway CT (the
+ * error path returns before `snat_v4_nat_handle_mapping`). The SNAT target is not used:
+ * the mapping's to_saddr is.
+ */
+function snatIcmpError(env: Env, node: NodeState, skb: Skb, kind: number): number {
+  const v = skb.view;
+  const jr = skb.jr;
+  const jd = skb.jd;
+  if (!icmpErrorCodeKnown(v.icmpType, v.icmpCode)) return DROP_UNKNOWN_ICMP4_CODE;
+  // ICMP error packets are not supposed to be fragmented: snat_v4_nat drops ICMP fragments.
+  if (v.isFragment) return DROP_INVALID;
+  if (jd) jd.fn('snat_v4_nat_handle_icmp_error');
+  const inner = icmpInner;
+  const end = Math.min(v.l3Off + v.totalLen, v.buf.length);
+  if (parseIcmpErrorInner(v.buf, v.l4Off, end, inner) < 0) return DROP_INVALID;
+  let sport: number;
+  let dport: number;
+  let portOff: number;
+  if (inner.proto === 6 || inner.proto === 17) {
+    if (inner.l4Len < 4) return DROP_INVALID;
+    sport = inner.dport;
+    dport = inner.sport;
+    portOff = TCP_DPORT_OFF;
+  } else if (inner.proto === 1) {
+    if (inner.l4Len < 1) return DROP_INVALID;
+    if (inner.icmpType === ICMP_ECHO) {
+      if (jr) jr.note('no SNAT: ICMP error quoting an echo request (punted to the stack)');
+      return CTX_ACT_OK;
+    }
+    if (inner.icmpType !== ICMP_ECHOREPLY) return DROP_UNKNOWN_ICMP4_CODE;
+    if (inner.l4Len < 6) return DROP_INVALID;
+    sport = inner.echoId;
+    dport = 0;
+    portOff = ICMP_ECHO_ID_OFF;
+  } else {
+    return DROP_UNKNOWN_L4;
+  }
+  const res = env.snat;
+  const found = node.nat.snatV4LookupOut(inner.proto, inner.daddr, inner.saddr, sport, dport, res);
+  if (jd) {
+    jd.lookup(
+      'cilium_snat_v4_external',
+      `OUT ${ipToString(inner.daddr)}:${sport} -> ${ipToString(inner.saddr)}:${dport} (quoted in ICMP ${v.icmpType}/${v.icmpCode})`,
+      found ? `XLATE_SRC ${ipToString(res.toAddr)}:${res.toPort}` : 'miss',
+    );
+  }
+  if (!found) {
+    if (jr) jr.note(`no SNAT: ICMP error quotes a flow without a NAT mapping (punted to the stack un-NATed)`);
+    return CTX_ACT_OK;
+  }
+  const r = rewriteIcmpErrorInner(v.buf, v.l4Off, inner, IPV4_DADDR_OFF, res.toAddr, portOff, res.toPort);
+  if (r < 0) return r;
+  const oldSaddr = v.saddr;
+  if (res.toAddr !== v.saddr) v.setSaddr(res.toAddr);
+  skb.mark |= MARK_SNAT_DONE;
+  skb.translated = true;
+  skb.origSaddr = oldSaddr;
+  if (jd) {
+    jd.rewrite(`saddr ${ipToString(oldSaddr)} -> ${ipToString(res.toAddr)}`);
+    jd.rewrite(`quoted daddr ${ipToString(inner.daddr)} -> ${ipToString(res.toAddr)}`);
+    if (res.toPort !== sport) jd.rewrite(`quoted ${inner.proto === 1 ? 'echo id' : 'dport'} ${sport} -> ${res.toPort}`);
+  }
+  if (jr) {
+    jr.note(
+      `${kind === SNAT_EGW ? 'SNAT' : 'masquerade'} ICMP error ${v.icmpType}/${v.icmpCode}: ${ipToString(oldSaddr)} -> ${ipToString(res.toAddr)}, quoted ${ipToString(inner.daddr)}:${sport} -> ${ipToString(res.toAddr)}:${res.toPort}`,
+    );
+  }
+  return CTX_ACT_OK;
+}
+
+/**
+ * 1.17 `snat_v4_rev_nat` for an ICMP error from the world, then
+ * `snat_v4_rev_nat_handle_icmp_error`: the quoted packet is one this node sent after SNAT,
+ * so its reverse tuple {inner daddr:dport -> inner saddr:sport, IN} (ICMP: a quoted echo
+ * request, {ext:0 -> addr:id}) finds the flow; the inner source address and port (echo id)
+ * and the outer destination go back to the pod. Returns 1 when translated, 0 to go on
+ * un-translated (unknown codes, a quoted echo reply, other protocols, no mapping: Cilium's
+ * NAT_PUNT_TO_STACK), or a drop (143 for other quoted ICMP types, 134 short, 154 when the
+ * quoted TCP checksum is cut off). No port-range check and no CT refresh on this path.
+ */
+function revSnatIcmpError(env: Env, node: NodeState, skb: Skb): number {
+  const v = skb.view;
+  const jr = skb.jr;
+  const jd = skb.jd;
+  if (!icmpErrorCodeKnown(v.icmpType, v.icmpCode)) return 0;
+  if (v.isFragment) return DROP_INVALID;
+  if (jd) jd.fn('snat_v4_rev_nat_handle_icmp_error');
+  const inner = icmpInner;
+  const end = Math.min(v.l3Off + v.totalLen, v.buf.length);
+  if (parseIcmpErrorInner(v.buf, v.l4Off, end, inner) < 0) return DROP_INVALID;
+  let sport: number;
+  let dport: number;
+  let portOff: number;
+  if (inner.proto === 6 || inner.proto === 17) {
+    if (inner.l4Len < 4) return DROP_INVALID;
+    sport = inner.dport;
+    dport = inner.sport;
+    portOff = TCP_SPORT_OFF;
+  } else if (inner.proto === 1) {
+    if (inner.l4Len < 1) return DROP_INVALID;
+    if (inner.icmpType === ICMP_ECHOREPLY) return 0;
+    if (inner.icmpType !== ICMP_ECHO) return DROP_UNKNOWN_ICMP4_CODE;
+    if (inner.l4Len < 6) return DROP_INVALID;
+    sport = 0;
+    dport = inner.echoId;
+    portOff = ICMP_ECHO_ID_OFF;
+  } else {
+    return 0;
+  }
+  const res = env.snat;
+  const found = node.nat.snatV4RevNat(inner.proto, inner.daddr, inner.saddr, sport, dport, skb.now, res, 0, 0xffff);
+  if (jd) {
+    jd.lookup(
+      'cilium_snat_v4_external',
+      `IN ${ipToString(inner.daddr)}:${sport} -> ${ipToString(inner.saddr)}:${dport} (quoted in ICMP ${v.icmpType}/${v.icmpCode})`,
+      found ? `XLATE_DST ${ipToString(res.toAddr)}:${res.toPort}` : 'miss',
+    );
+  }
+  if (!found) {
+    if (jr) jr.note('ICMP error quotes a flow without a NAT mapping: passed on un-translated');
+    return 0;
+  }
+  const r = rewriteIcmpErrorInner(v.buf, v.l4Off, inner, IPV4_SADDR_OFF, res.toAddr, portOff, res.toPort);
+  if (r < 0) return r;
+  const oldDaddr = v.daddr;
+  if (res.toAddr !== v.daddr) v.setDaddr(res.toAddr);
+  skb.mark |= MARK_SNAT_DONE;
+  skb.translated = true;
+  skb.isReply = true;
+  if (jd) {
+    jd.rewrite(`daddr ${ipToString(oldDaddr)} -> ${ipToString(res.toAddr)}`);
+    jd.rewrite(`quoted saddr ${ipToString(inner.saddr)} -> ${ipToString(res.toAddr)}`);
+    if (res.toPort !== dport) jd.rewrite(`quoted ${inner.proto === 1 ? 'echo id' : 'sport'} ${dport} -> ${res.toPort}`);
+  }
+  if (jr) {
+    jr.note(
+      `rev-SNAT ICMP error ${v.icmpType}/${v.icmpCode}: ${ipToString(oldDaddr)} -> ${ipToString(res.toAddr)}, quoted ${ipToString(inner.saddr)}:${dport} -> ${ipToString(res.toAddr)}:${res.toPort}`,
+    );
+  }
+  return 1;
+}
+
 /** `cil_to_netdev` on eth0. */
 export function toNetdev(env: Env, node: NodeState, skb: Skb): number {
   const v = skb.view;
@@ -210,6 +386,9 @@ export function toNetdev(env: Env, node: NodeState, skb: Skb): number {
     if (v.icmpType === ICMP_ECHOREPLY) {
       if (jr) jr.note('no SNAT: ICMP echo reply');
       return CTX_ACT_OK;
+    }
+    if (env.profile === '1.17' && (v.icmpType === ICMP_DEST_UNREACH || v.icmpType === ICMP_TIME_EXCEEDED)) {
+      return snatIcmpError(env, node, skb, kind);
     }
     if (v.icmpType !== ICMP_ECHO) return DROP_NAT_UNSUPP_PROTO;
     sport = v.sport; // the echo identifier plays the source port
@@ -288,6 +467,12 @@ export function fromNetdev(env: Env, node: NodeState, skb: Skb): number {
     dport = v.sport;
   }
   let revNatted = false;
+  if (env.profile === '1.17' && v.proto === 1 && (v.icmpType === ICMP_DEST_UNREACH || v.icmpType === ICMP_TIME_EXCEEDED)) {
+    if (jd) jd.fn('snat_v4_rev_nat');
+    const r = revSnatIcmpError(env, node, skb);
+    if (r < 0) return r;
+    revNatted = r > 0;
+  }
   if (sport >= 0) {
     const res = env.snat;
     if (jd) jd.fn(env.profile === '1.10' ? 'snat_v4_process' : 'snat_v4_rev_nat');

@@ -189,14 +189,20 @@ describe('tc_egressgw_snat: gateway to-netdev', () => {
     expect(frameChecksumsOk(r.frame())).toBe(true);
   });
 
-  for (const profile of ['1.10', '1.17'] as const) {
-    it(`ICMP other than echo on egress (${profile}): DROP 168`, () => {
-      const f = makeEnv(profile, fixtureTopology(), profile === '1.10' ? cenp() : cegp());
-      const skb = skbOf(pkt({ saddr: CLIENT_IP, daddr: EXTERNAL_SVC_IP, proto: 1, icmpType: 3, icmpCode: 3, payload: new Uint8Array(28) }));
-      skb.mark = MARK_EGW_DONE;
-      expect(toNetdev(f.env, f.gateway, skb)).toBe(DROP_NAT_UNSUPP_PROTO);
-    });
-  }
+  it('ICMP other than echo on egress (1.10): DROP 168', () => {
+    const f = makeEnv('1.10', fixtureTopology(), cenp());
+    const skb = skbOf(pkt({ saddr: CLIENT_IP, daddr: EXTERNAL_SVC_IP, proto: 1, icmpType: 3, icmpCode: 3, payload: new Uint8Array(28) }));
+    skb.mark = MARK_EGW_DONE;
+    expect(toNetdev(f.env, f.gateway, skb)).toBe(DROP_NAT_UNSUPP_PROTO);
+  });
+
+  it('ICMP error quoting an unknown L4 protocol on egress (1.17): DROP 142 (1.17 translates ICMP errors; icmp-error.test.ts)', () => {
+    const f = makeEnv('1.17', fixtureTopology(), cegp());
+    // 28 zero bytes quote an IPv4 header with protocol 0.
+    const skb = skbOf(pkt({ saddr: CLIENT_IP, daddr: EXTERNAL_SVC_IP, proto: 1, icmpType: 3, icmpCode: 3, payload: new Uint8Array(28) }));
+    skb.mark = MARK_EGW_DONE;
+    expect(toNetdev(f.env, f.gateway, skb)).toBe(-142);
+  });
 });
 
 describe('tc_egressgw_redirect_from_host: client node to-netdev (1.17)', () => {
