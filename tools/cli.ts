@@ -70,8 +70,14 @@ export async function main(argv: string[]): Promise<number> {
   guardPipes();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    // No command at all is a usage error: the help goes to stderr with exit 2, so
+    // `egresslab > out` never leaves help text in out. Asking for help is stdout, exit 0.
+    if (name === undefined) {
+      process.stderr.write((await helpText()) + '\n');
+      return EXIT_USAGE;
+    }
     process.stdout.write((await helpText()) + '\n');
-    return name === undefined ? EXIT_USAGE : 0;
+    return 0;
   }
   const load = SUBCOMMANDS[name];
   if (!load) {

@@ -5,11 +5,10 @@
  * CiliumEgressNATPolicy, and prints what the echo server answered each pod, the egress map
  * as the seed's bpftool dump, the gateway's NAT table, and where the captures are.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subcommand } from './cli.ts';
 import { intFlag, oneOf, parseFlags } from './args.ts';
-import { OutputError } from '../traces/errors.ts';
+import { makeOutputDir } from './output-dir.ts';
 import { labPolicy } from '../dataplane/cluster/policy.ts';
 import { labTopology } from '../dataplane/cluster/topology.ts';
 import { compileEgressPolicyMap, formatBpftoolDump } from '../dataplane/lib/egress-gateway.ts';
@@ -38,11 +37,7 @@ const lab: Subcommand = {
     const out = values.out ?? 'out';
     const seed = intFlag('seed', values.seed, 1, 0, 0xffffffff);
     const datapath = oneOf('datapath', values.datapath, ['1.10', '1.17'] as const, '1.10');
-    try {
-      mkdirSync(out, { recursive: true });
-    } catch (err) {
-      throw new OutputError(`${out}: cannot create the output folder: ${(err as Error).message}`, { cause: err });
-    }
+    makeOutputDir(out);
     const input = join(out, 'lab.pcap');
     runSynth({ scenario: 'lab', out: input, seed });
     const topo = labTopology();

@@ -30,6 +30,7 @@ import {
 } from '../dataplane/cluster/policy.ts';
 import { formatBpftoolDump } from '../dataplane/lib/egress-gateway.ts';
 import { Dataplane, type Hop } from '../dataplane/engine.ts';
+import { checkOutputFile, makeOutputDir } from './output-dir.ts';
 
 export interface ReplayOptions {
   /** Capture path, or '-' for stdin. */
@@ -203,6 +204,8 @@ class LineFile {
   private size = 0;
   constructor(readonly path: string) {
     this.tmp = `${path}.tmp-${process.pid}`;
+    // A folder at the final name would only fail at the rename, after the whole job.
+    checkOutputFile(path);
     try {
       this.fd = openSync(this.tmp, 'w');
     } catch (err) {
@@ -366,12 +369,10 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   // Outputs are set up before the first record; if one cannot be, nothing is left behind.
   let createdDir: string | undefined;
   try {
+    // Checked before the output folder is created, so a bad --events leaves nothing behind.
+    if (o.events) checkOutputFile(o.events);
     if (o.outDir) {
-      try {
-        createdDir = mkdirSync(o.outDir, { recursive: true });
-      } catch (err) {
-        throw new OutputError(`${o.outDir}: cannot create the output folder: ${(err as Error).message}`, { cause: err });
-      }
+      createdDir = makeOutputDir(o.outDir);
       hopWriters = new HopWriters(o.outDir, o.format ?? 'pcapng', resolution, dp);
     }
     if (o.events) events = new LineFile(o.events);

@@ -129,8 +129,13 @@ export type CtRow = Omit<ConntrackRow, 'node'>;
  * ```
  *  u32 word  0 lifetime        1 flags (u16 @ byte 4) txFlagsSeen (u8 @ 6) rxFlagsSeen (u8 @ 7)
  *            2 txPackets       3 rxPackets       4 lastTxReport   5 lastRxReport
- *            6 srcSecId        7 (pad)           8-9 txBytes (f64) 10-11 rxBytes (f64)
+ *            6 srcSecId        7 lastUse         8-9 txBytes (f64) 10-11 rxBytes (f64)
  * ```
+ *
+ * lastUse: the Conntrack's use counter at the entry's last lookup hit or create (both maps
+ * share the counter), so rows() can rank entries of the two maps by recency. Not a Cilium
+ * field; the LRU lists cannot serve, as a hit only sets a reference bit (list order is
+ * creation order plus second chances) and each map has its own list.
  */
 const CT_REC_BYTES = 48;
 const W = CT_REC_BYTES / 4; // u32 words per record
@@ -145,6 +150,7 @@ const RX_PACKETS = 3;
 const LAST_TX_REPORT = 4;
 const LAST_RX_REPORT = 5;
 const SRC_SEC_ID = 6;
+const LAST_USE = 7;
 const TX_BYTES = 4; // f64 index within the record
 const RX_BYTES = 5;
 
@@ -192,6 +198,8 @@ export class Conntrack {
   /** Slot and map of the last successful lookup4/create4, for callers that want the entry (no allocation). */
   lastSlot = -1;
   lastIsTcp = false;
+  /** Lookup hits and creates so far, both maps (u32, wraps); stamped into LAST_USE. */
+  private useCount = 0;
 
   constructor(opts: CtOptions, profile?: Profile) {
     this.profile = profile ?? opts.profile ?? '1.17';
@@ -233,6 +241,7 @@ export class Conntrack {
     }
     this.lastSlot = s;
     this.lastIsTcp = isTcp;
+    m.u32[s * W + LAST_USE] = this.useCount = (this.useCount + 1) >>> 0;
     const ret = this.updateEntry(m, s, isTcp, dir, tcpFlags, pktLen, now);
     if (ret !== CT_ESTABLISHED) return ret;
     return reply ? CT_REPLY : CT_ESTABLISHED;
@@ -264,6 +273,7 @@ export class Conntrack {
     m.u32[s * W + LAST_TX_REPORT] = 0;
     m.u32[s * W + LAST_RX_REPORT] = 0;
     m.u32[s * W + SRC_SEC_ID] = srcSecId >>> 0;
+    m.u32[s * W + LAST_USE] = this.useCount = (this.useCount + 1) >>> 0;
     m.u32[s * W + LIFETIME] = t;
     this.countPacket(m, s, dir, pktLen);
     this.updateTimeout(m, s, isTcp, dir, tcpFlags, t);
@@ -322,35 +332,64 @@ export class Conntrack {
     return (this.lastIsTcp ? this.tcp : this.any).u32[this.lastSlot * W + LIFETIME]!;
   }
 
-  /** Dashboard rows in LRU-list order, newest first; TCP map first, then the non-TCP map. */
+  /**
+   * Dashboard rows: the `limit` most recently used entries (last lookup hit or create) of
+   * both maps together, most recent first, so old TCP entries do not push recent UDP ones
+   * out. One pass over both maps keeping the best `limit` (no allocation per entry). The
+   * dashboard re-sorts what it shows; this order decides which entries make the cut.
+   */
   rows(now: number, limit = 50, nat?: NatTable): CtRow[] {
-    const rows: CtRow[] = [];
-    for (const m of [this.tcp, this.any]) {
-      const isTcp = m === this.tcp;
-      const keys = m.map.keys;
-      for (let s = m.map.newest(); s >= 0 && rows.length < limit; s = m.map.older(s)) {
-        const o = s << 2;
-        const f = m.u16[s * H + FLAGS]!;
-        const state: CtRow['state'] = !isTcp ? 'ANY'
-          : (f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) !== 0 ? 'CLOSING'
-            : (f & CT_FLAG_SEEN_NON_SYN) !== 0 ? 'ESTABLISHED' : 'SYN';
-        let natText = '';
-        const w3 = keys[o + 3]!;
-        if (nat && ((w3 >>> 8) & TUPLE_F_IN) === 0) {
-          const n = nat.findOut(w3 & 0xff, keys[o]!, keys[o + 1]!, keys[o + 2]! & 0xffff, keys[o + 2]! >>> 16);
-          if (n >= 0) natText = `${ipText(nat.toAddrOf(n))}:${nat.toPortOf(n)}`;
+    // The best `limit` so far, ascending by age (use counter minus the entry's stamp, which
+    // stays right across the u32 wrap), as parallel arrays: age, map (0 TCP, 1 other), slot.
+    const maps = [this.tcp, this.any];
+    const ages: number[] = [];
+    const which: number[] = [];
+    const slots: number[] = [];
+    if (limit > 0) {
+      for (let w = 0; w < 2; w++) {
+        const m = maps[w]!;
+        for (let s = m.map.newest(); s >= 0; s = m.map.older(s)) {
+          const age = (this.useCount - m.u32[s * W + LAST_USE]!) >>> 0;
+          if (ages.length === limit && age >= ages[limit - 1]!) continue;
+          let i = ages.length === limit ? limit - 1 : ages.length;
+          for (; i > 0 && ages[i - 1]! > age; i--) {
+            ages[i] = ages[i - 1]!;
+            which[i] = which[i - 1]!;
+            slots[i] = slots[i - 1]!;
+          }
+          ages[i] = age;
+          which[i] = w;
+          slots[i] = s;
         }
-        rows.push({
-          tuple: keyText(keys, o).trimEnd(),
-          state,
-          lifetimeLeft: m.u32[s * W + LIFETIME]! - Math.floor(now),
-          txPackets: m.u32[s * W + TX_PACKETS]!,
-          txBytes: m.f64[s * D + TX_BYTES]!,
-          rxPackets: m.u32[s * W + RX_PACKETS]!,
-          rxBytes: m.f64[s * D + RX_BYTES]!,
-          nat: natText,
-        });
       }
+    }
+    const rows: CtRow[] = [];
+    for (let i = 0; i < slots.length; i++) {
+      const isTcp = which[i] === 0;
+      const m = maps[which[i]!]!;
+      const s = slots[i]!;
+      const keys = m.map.keys;
+      const o = s << 2;
+      const f = m.u16[s * H + FLAGS]!;
+      const state: CtRow['state'] = !isTcp ? 'ANY'
+        : (f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) !== 0 ? 'CLOSING'
+          : (f & CT_FLAG_SEEN_NON_SYN) !== 0 ? 'ESTABLISHED' : 'SYN';
+      let natText = '';
+      const w3 = keys[o + 3]!;
+      if (nat && ((w3 >>> 8) & TUPLE_F_IN) === 0) {
+        const n = nat.findOut(w3 & 0xff, keys[o]!, keys[o + 1]!, keys[o + 2]! & 0xffff, keys[o + 2]! >>> 16);
+        if (n >= 0) natText = `${ipText(nat.toAddrOf(n))}:${nat.toPortOf(n)}`;
+      }
+      rows.push({
+        tuple: keyText(keys, o).trimEnd(),
+        state,
+        lifetimeLeft: m.u32[s * W + LIFETIME]! - Math.floor(now),
+        txPackets: m.u32[s * W + TX_PACKETS]!,
+        txBytes: m.f64[s * D + TX_BYTES]!,
+        rxPackets: m.u32[s * W + RX_PACKETS]!,
+        rxBytes: m.f64[s * D + RX_BYTES]!,
+        nat: natText,
+      });
     }
     return rows;
   }

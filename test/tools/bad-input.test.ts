@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EGRESS_ALL, cli, cliAsync, expectConservation, expectNoTempFiles, listFiles, ok, pooled, readCapture, readEvents, readSummary, tempDir } from './cli-run.ts';
 
@@ -169,6 +170,73 @@ describe('bad files and unwritable outputs: exit 2, the file (and line) named, n
     expect(fs.readFileSync(file, 'utf8')).toBe('x');
   });
 
+  it('--events naming an existing folder fails up front: exit 2, the path named, nothing written in --out', async () => {
+    const eventsDir = path.join(dir, 'events-is-a-folder');
+    fs.mkdirSync(eventsDir);
+    const existing = path.join(dir, 'existing-out');
+    fs.mkdirSync(existing);
+    const { out } = outDir();
+    const isFolder = (p: string) => new RegExp(`egresslab replay: ${escape(p)}: is an existing folder, not a file`);
+    await expectRejected([
+      [['replay', LAB, '--out', out, '--events', eventsDir], isFolder(eventsDir), out],
+      [['replay', LAB, '--out', existing, '--events', eventsDir], isFolder(eventsDir)],
+      // The output folder itself as the events file.
+      [['replay', LAB, '--out', existing, '--events', existing], isFolder(existing)],
+      [['replay', LAB, '--events', eventsDir], isFolder(eventsDir)],
+    ]);
+    expect(listFiles(existing)).toEqual([]);
+    fs.rmSync(eventsDir, { recursive: true });
+    fs.rmSync(existing, { recursive: true });
+  });
+
+  it('--out under a file names the file, not ENOTDIR of a mkdir', async () => {
+    const file = path.join(dir, 'plain-file');
+    fs.writeFileSync(file, 'x');
+    const texts = await expectRejected([
+      [['replay', LAB, '--out', path.join(file, 'a', 'b')], new RegExp(`egresslab replay: ${escape(path.join(file, 'a', 'b'))}: cannot create the output folder: ${escape(file)} is a file, not a folder`)],
+      [['lab', '--out', path.join(file, 'a')], new RegExp(`egresslab lab: ${escape(path.join(file, 'a'))}: cannot create the output folder: ${escape(file)} is a file, not a folder`)],
+    ]);
+    for (const t of texts) expect(t).not.toMatch(/ENOENT|ENOTDIR/);
+    fs.rmSync(file);
+  });
+
+  // A read-only file system: Node's recursive mkdir says "ENOENT: no such file or directory"
+  // there. As root, a read-only tmpfs; as a user, a folder without write permission.
+  const isRoot = process.getuid?.() === 0;
+  const roMount = path.join(dir, 'ro-mount');
+  const haveRoMount = isRoot && (() => {
+    fs.mkdirSync(roMount);
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', roMount]);
+    if (r.status === 0) return true;
+    fs.rmdirSync(roMount);
+    return false;
+  })();
+  afterAll(() => {
+    if (haveRoMount) spawnSync('umount', [roMount]);
+  });
+
+  it.skipIf(!haveRoMount)('--out on a read-only file system says so (EROFS), not ENOENT (skipped unless root can mount a tmpfs)', async () => {
+    const texts = await expectRejected([
+      [['replay', LAB, '--out', path.join(roMount, 'ro', 'o')], new RegExp(`egresslab replay: ${escape(path.join(roMount, 'ro', 'o'))}: cannot create the output folder: ${escape(roMount)} is read-only \\(EROFS\\)`)],
+      [['replay', LAB, '--out', path.join(roMount, 'o')], new RegExp(`cannot create the output folder: ${escape(roMount)} is read-only \\(EROFS\\)`)],
+      [['lab', '--out', path.join(roMount, 'ro', 'o')], new RegExp(`egresslab lab: ${escape(path.join(roMount, 'ro', 'o'))}: cannot create the output folder: ${escape(roMount)} is read-only \\(EROFS\\)`)],
+    ]);
+    for (const t of texts) expect(t).not.toMatch(/ENOENT/);
+  });
+
+  it.skipIf(isRoot)('--out in a folder without write permission says so (EACCES), not ENOENT (skipped as root)', async () => {
+    const locked = path.join(dir, 'locked');
+    fs.mkdirSync(locked, { mode: 0o555 });
+    try {
+      const texts = await expectRejected([
+        [['replay', LAB, '--out', path.join(locked, 'a', 'o')], new RegExp(`cannot create the output folder: no permission to create a folder in ${escape(locked)} \\(EACCES\\)`)],
+      ]);
+      for (const t of texts) expect(t).not.toMatch(/ENOENT/);
+    } finally {
+      fs.rmdirSync(locked);
+    }
+  });
+
   it('an existing output folder keeps its files when the configuration is rejected', () => {
     const out = path.join(dir, 'kept');
     fs.mkdirSync(out);
@@ -263,5 +331,17 @@ describe('a capture that fails mid-way: replayed and written up to the failure, 
     expect(m.code).toBe(2);
     expect(m.stdout).toContain('cilium bpf nat list');
     expect(m.stderr).toContain(`${cut}: byte offset ${recs[14]!.offset}`);
+  });
+});
+
+describe('egresslab without a command', () => {
+  it('prints the usage on stderr with exit 2; --help prints it on stdout with exit 0', async () => {
+    const [bare, help] = await pooled([() => cliAsync([]), () => cliAsync(['--help'])]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe('');
+    expect(bare.stderr).toMatch(/^usage: egresslab <command> \[options\]/);
+    expect(help.code).toBe(0);
+    expect(help.stderr).toBe('');
+    expect(help.stdout).toMatch(/^usage: egresslab <command> \[options\]/);
   });
 });

@@ -230,8 +230,34 @@ describe('rows for the dashboard', () => {
       { addr: EGRESS_IP, minPort: 32768, maxPort: 65535, needsCt: true, fromEndpoint: false }, T0, new Rng(1), newSnatResult());
     c.create4(IPPROTO_UDP, CLIENT_IP, EXTERNAL_SVC_IP, 5353, 53, CT_EGRESS, 0, 80, T0 + 1, SEC_ID);
     const rows = c.rows(T0 + 1, 10, nat);
-    expect(rows[0]).toMatchObject({ tuple: 'TCP OUT 10.0.0.31:45678 -> 1.2.3.4:80', state: 'SYN', nat: '172.18.0.3:45678' });
-    expect(rows[1]).toMatchObject({ tuple: 'UDP OUT 10.0.0.31:5353 -> 1.2.3.4:53', state: 'ANY', nat: '', lifetimeLeft: 60 });
+    // The UDP entry was used last: it comes first although it lives in the other map.
+    expect(rows[0]).toMatchObject({ tuple: 'UDP OUT 10.0.0.31:5353 -> 1.2.3.4:53', state: 'ANY', nat: '', lifetimeLeft: 60 });
+    expect(rows[1]).toMatchObject({ tuple: 'TCP OUT 10.0.0.31:45678 -> 1.2.3.4:80', state: 'SYN', nat: '172.18.0.3:45678' });
     expect(c.rows(T0, 1)).toHaveLength(1);
+    // A packet of the TCP flow makes it the most recently used again.
+    req(c, TCP_FLAG_ACK, T0 + 2);
+    expect(c.rows(T0 + 2, 10).map((r) => r.tuple.slice(0, 3))).toEqual(['TCP', 'UDP']);
+    expect(c.rows(T0 + 2, 0)).toEqual([]);
+  });
+
+  it('the row limit keeps the most recently used entries of both maps, not the whole TCP map first', () => {
+    const c = ct('1.17');
+    // Ten old TCP flows, then three recent UDP flows, then one of the old TCP flows is used again.
+    for (let p = 0; p < 10; p++) c.create4(IPPROTO_TCP, CLIENT_IP, EXTERNAL_SVC_IP, 40000 + p, EXTERNAL_SVC_PORT, CT_EGRESS, TCP_FLAG_SYN, 60, T0, SEC_ID);
+    for (let p = 0; p < 3; p++) c.create4(IPPROTO_UDP, CLIENT_IP, EXTERNAL_SVC_IP, 5000 + p, 53, CT_EGRESS, 0, 80, T0 + 10, SEC_ID);
+    expect(c.lookup4(IPPROTO_TCP, CLIENT_IP, EXTERNAL_SVC_IP, 40003, EXTERNAL_SVC_PORT, CT_EGRESS, TCP_FLAG_ACK, 60, T0 + 20)).toBe(CT_ESTABLISHED);
+    const tuples = c.rows(T0 + 20, 5).map((r) => r.tuple);
+    expect(tuples).toEqual([
+      'TCP OUT 10.0.0.31:40003 -> 1.2.3.4:80',
+      'UDP OUT 10.0.0.31:5002 -> 1.2.3.4:53',
+      'UDP OUT 10.0.0.31:5001 -> 1.2.3.4:53',
+      'UDP OUT 10.0.0.31:5000 -> 1.2.3.4:53',
+      'TCP OUT 10.0.0.31:40009 -> 1.2.3.4:80',
+    ]);
+    // Without a binding limit, every entry once, most recent first.
+    const all = c.rows(T0 + 20, 100);
+    expect(all).toHaveLength(13);
+    expect(new Set(all.map((r) => r.tuple)).size).toBe(13);
+    expect(all.at(-1)!.tuple).toBe('TCP OUT 10.0.0.31:40000 -> 1.2.3.4:80');
   });
 });

@@ -141,6 +141,35 @@ function outer(layers: Layer[]): Ours | null {
   return { ip: layers[i]!, l4: n !== undefined && (n.name === 'tcp' || n.name === 'udp') ? n : undefined, finalProto };
 }
 
+/**
+ * Packets where tshark gives a TCP/UDP checksum verdict and we say 'unverified', each with
+ * the verdict tshark gives and why. All four have an IP length field larger than the bytes
+ * that follow the IP header, with the frame not cut by the snap length (caplen = len): a
+ * lying header, not a short capture. We do not verify a segment whose IP length runs past
+ * the buffer (locateL4: complete = false), since we cannot tell which bytes the sender
+ * checksummed. tshark flags the length ("... exceeds packet length"), clamps the payload to
+ * the bytes present and verifies over them: for UDP over the UDP length field when that
+ * fits, for TCP over the clamped payload.
+ */
+const UNVERIFIED_BY_US: Record<string, { tshark: 'good' | 'bad'; why: string }> = {
+  'ipv4_invalid_total_length.pcap#1': {
+    tshark: 'good',
+    why: 'IPv4 total length 85, 84 bytes present; the UDP length (64) fits in them, so tshark checksums those 64 bytes: good',
+  },
+  'ipv6_invalid_length_2.pcap#1': {
+    tshark: 'good',
+    why: 'IPv6 payload length 65, 64 bytes present; the UDP length (64) fits in them, so tshark checksums those 64 bytes: good',
+  },
+  'kday4.pcap#10': {
+    tshark: 'bad',
+    why: 'IPv4 total length 820, 52 bytes present: tshark checksums the 32 bytes of TCP header it has, not the 800 the sender covered: bad',
+  },
+  'kday7.pcap#10': {
+    tshark: 'bad',
+    why: 'same packet as kday4.pcap#10 (IPv4 total length 820, 52 bytes present): tshark bad over the clamped 32 TCP bytes',
+  },
+};
+
 describe.skipIf(!hasTshark)('tshark differential decode (corpus)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'egresslab-tshark-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -151,6 +180,7 @@ describe.skipIf(!hasTshark)('tshark differential decode (corpus)', () => {
     let compared = 0;
     let l4Compared = 0;
     let csumCompared = 0;
+    const unverifiedSeen: string[] = [];
     for (const [lt, pkts] of groups) {
       const path = join(dir, `lt${lt}.pcap`);
       writePcap(path, lt, pkts);
@@ -214,6 +244,12 @@ describe.skipIf(!hasTshark)('tshark differential decode (corpus)', () => {
         if (t !== null && (ours === 'good' || ours === 'bad')) {
           csumCompared++;
           diff(`${pre}.checksum`, ours, t);
+        } else if (t !== null) {
+          // tshark verified, we did not: only the listed packets, with the verdict listed.
+          const known = UNVERIFIED_BY_US[where];
+          if (known === undefined) mismatches.push(`${where}: ${pre}.checksum: ours ${String(ours)}, tshark ${t} (not in UNVERIFIED_BY_US)`);
+          else diff(`${pre}.checksum (listed unverified)`, known.tshark, t);
+          unverifiedSeen.push(where);
         }
       });
     }
@@ -223,6 +259,8 @@ describe.skipIf(!hasTshark)('tshark differential decode (corpus)', () => {
     expect(l4Compared).toBeGreaterThan(2000);
     expect(csumCompared).toBeGreaterThan(2000);
     expect(mismatches.slice(0, 40)).toEqual([]);
+    // Every listed exception still occurs (a fix on either side shows up here), once.
+    expect(unverifiedSeen.sort()).toEqual(Object.keys(UNVERIFIED_BY_US).sort());
   });
 });
 
