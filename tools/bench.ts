@@ -133,7 +133,7 @@ measure('read+decode to L4', [...NODE_JOB, 'decode', input], have('editcap') ? {
 measure('read+write pcap', [...NODE_JOB, 'readwrite', input, join(OUT, 'rw.pcap')], have('tshark') ? { name: 'tshark -r -F pcap -w', argv: ['tshark', '-r', input, '-F', 'pcap', '-w', join(OUT, 'rw-tshark.pcap')] } : undefined);
 
 // --- dataplane (issue 3) ---------------------------------------------------------------
-measure('dataplane (replay, no output)', [...NODE_JOB, 'dataplane', input]);
+measure('dataplane alone (no output)', [...NODE_JOB, 'dataplane', input]);
 measure('new connections, 100k live', [...NODE_JOB, 'newconn', '100000', '1000000'], undefined, 1_000_000, false);
 measure('CT+NAT state, 1M flows', [...NODE_JOB, 'state', '1000000'], undefined, 0, false);
 
@@ -141,7 +141,7 @@ measure('CT+NAT state, 1M flows', [...NODE_JOB, 'state', '1000000'], undefined, 
 const replayOut = join(OUT, 'replay');
 rmSync(replayOut, { recursive: true, force: true });
 measure(
-  'replay, all hop captures written',
+  'replay with every hop capture',
   [...NODE_JOB, 'replay', input, replayOut],
   have('tcprewrite') ? { name: 'tcprewrite --srcipmap --fixcsum', argv: ['tcprewrite', `--infile=${input}`, `--outfile=${join(OUT, 'tcprw.pcap')}`, '--srcipmap=10.0.0.0/8:172.18.0.3/32', '--fixcsum'] } : undefined,
 );
