@@ -120,20 +120,27 @@ const replay: Subcommand = {
         };
       };
     }
-    const res = await runReplay({
-      input: positionals[0]!,
-      ...scenarioOptions(values),
-      outDir: values.out,
-      format,
-      events: values.events,
-      speed,
-      dumpMaps: values['dump-maps'],
-      recordJourney: values.journey || values.dash,
-      control,
-      onStart,
-      onEvent,
-      eventSample,
-    });
+    let res: Awaited<ReturnType<typeof runReplay>>;
+    try {
+      res = await runReplay({
+        input: positionals[0]!,
+        ...scenarioOptions(values),
+        outDir: values.out,
+        format,
+        events: values.events,
+        speed,
+        dumpMaps: values['dump-maps'],
+        recordJourney: values.journey || values.dash,
+        control,
+        onStart,
+        onEvent,
+        eventSample,
+      });
+    } catch (err) {
+      // Give the terminal back before the error is printed.
+      stopDash?.();
+      throw err;
+    }
     if (stopDash) {
       // Leave the final state on screen until the user quits.
       while (control && !control.quit) await new Promise((r) => setTimeout(r, 50));
