@@ -84,6 +84,8 @@ async function replay(file: string, outDir: string | undefined, dash: boolean): 
               output,
               cols: 160,
               rows: 48,
+              // As `replay --dash` redraws at top speed.
+              refreshMs: 250,
             });
             stop = () => d.stop();
           });

@@ -106,6 +106,18 @@ class Pacer {
   private sinceYield = 0;
   constructor(private readonly control: ReplayControl) {}
 
+  /**
+   * The common case without a promise: at top speed, running, and not yet due to yield, the
+   * record may go now (true); otherwise (false) the caller awaits hold(). An await per packet
+   * cost the live replay a third of its throughput.
+   */
+  ready(): boolean {
+    const c = this.control;
+    if (c.quit || c.paused || c.speed !== undefined || this.sinceYield + 1 >= 2048) return false;
+    this.sinceYield++;
+    return true;
+  }
+
   /** Waits until the record at (sec, nsec) is due; false when the user asked to quit. */
   async hold(sec: number, nsec: number): Promise<boolean> {
     const c = this.control;
@@ -435,7 +447,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
       packets++;
       // A live run holds each record until it is due (or stepped to); the record stays valid
       // meanwhile because the reader is not advanced.
-      if (pacer && !(await pacer.hold(rec.tsSec, rec.tsNsec))) break;
+      if (pacer && !pacer.ready() && !(await pacer.hold(rec.tsSec, rec.tsNsec))) break;
       if (decodeLinkType(rec, loc)) {
         dp.inject(rec.data, loc.l3Offset, rec.tsSec, rec.tsNsec, rec.index);
       } else {

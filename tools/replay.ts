@@ -100,6 +100,9 @@ const replay: Subcommand = {
       onStart = (run) => {
         const dash = startDashboard({
           input: keys,
+          // At top speed every redraw is time taken from the replay: four a second is enough
+          // to watch it (the issue allows up to ten); paced, the usual ten.
+          refreshMs: speed === undefined ? 250 : 100,
           getSnapshot: () => ({ ...run.snapshot(), events: recent.slice(-RECENT).map(eventLine) }),
           controls: {
             pause: () => (ctl.paused = true),
