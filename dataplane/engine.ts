@@ -32,7 +32,7 @@ import type { Topology } from './cluster/topology.ts';
 import { Rng } from './lib/rng.ts';
 import type { Profile } from './lib/profile.ts';
 import { createAllocator } from './lib/allocators.ts';
-import { purgeOrphanNat, type Conntrack } from './lib/conntrack.ts';
+import { purgeOrphanNat, TUPLE_F_OUT, type Conntrack } from './lib/conntrack.ts';
 import type { EgressPolicyMap } from './lib/egress-gateway.ts';
 import type { NatTable } from './lib/nat.ts';
 import { dropInfo } from './lib/drop.ts';
@@ -479,7 +479,16 @@ export class Dataplane {
         }
       }
     }
-    if (found === null) return this.ignoreOne(IGNORE_REPLY_WITHOUT_MAPPING);
+    if (found === null) {
+      // A flow that left un-NATed (ip-masq-agent's nonMasqueradeCIDRs): no mapping, but the
+      // pod's node tracked it at from-container, and the reply comes back to the pod's own
+      // address, which the underlay routes to that node.
+      if (pod.node !== null && v.proto !== 1 && pod.node.ct.has4(v.proto, v.daddr, v.saddr, v.dport, v.sport, TUPLE_F_OUT)) {
+        if (this.jr) this.beginPacket(false);
+        return this.fromWorld(srcMac);
+      }
+      return this.ignoreOne(IGNORE_REPLY_WITHOUT_MAPPING);
+    }
     const node: NodeState = found;
     const toAddr = node.nat.toAddrOf(slot);
     const toPort = node.nat.toPortOf(slot);

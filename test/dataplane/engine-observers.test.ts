@@ -112,3 +112,33 @@ describe('the linux allocators', () => {
     expect(gauge.rangeSize).toBe(65535 - 1024 + 1);
   });
 });
+
+describe('recorded replies of un-NATed flows', () => {
+  it('a reply to a flow that left un-NATed (nonMasqueradeCIDRs) is delivered to the pod, not ignored', async () => {
+    const { topologyFromText } = await import('../../dataplane/cluster/topology.ts');
+    const { LAB_TOPOLOGY_YAML } = await import('../../dataplane/cluster/lab.ts');
+    const topo = topologyFromText('<no-masq>', LAB_TOPOLOGY_YAML.replace('nonMasqueradeCIDRs: []', 'nonMasqueradeCIDRs: [192.168.50.0/24]'));
+    const SERVER = parseIpv4('192.168.50.10');
+    const hops: string[] = [];
+    const dp = new Dataplane({ topology: topo, policies: [], profile: '1.17', seed: 1, observer: { hop: (h: Hop) => hops.push(`${h.node}/${h.device} ${h.direction}`) } });
+    const out = buildIpv4Frame({ saddr: POD_IP, daddr: SERVER, proto: 6, sport: 40000, dport: 443, tcpFlags: TCP_SYN, seq: 1 });
+    dp.inject(out, 14, T0, 0, 0);
+    // Left from the pod's node with the pod's own address.
+    expect(dp.summary().conservation.sent).toBe(1);
+    const reply = buildIpv4Frame({ saddr: SERVER, daddr: POD_IP, proto: 6, sport: 443, dport: 40000, tcpFlags: TCP_SYN | 0x10, seq: 9, ack: 2 });
+    dp.inject(reply, 14, T0, 1000, 1);
+    dp.finish();
+    const c = dp.summary().conservation;
+    expect(c.ignored).toBe(0);
+    expect(c.delivered).toBe(1);
+    expect(hops.at(-1)).toMatch(/^k8s-guide-worker\/lxc[0-9a-f]+ out$/);
+  });
+
+  it('a reply to a flow nobody sent is still ignored as reply without mapping', () => {
+    const dp = new Dataplane({ topology: labTopology(), policies: [], profile: '1.17', seed: 1 });
+    const reply = buildIpv4Frame({ saddr: parseIpv4('192.168.50.10'), daddr: POD_IP, proto: 6, sport: 443, dport: 40000, tcpFlags: TCP_SYN | 0x10 });
+    dp.inject(reply, 14, T0, 0, 0);
+    dp.finish();
+    expect(dp.summary().ignoredByReason).toEqual({ 'reply without mapping': 1 });
+  });
+});
