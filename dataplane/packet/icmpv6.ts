@@ -44,15 +44,3 @@ export function decodeIcmpv6(st: DecodeState, out: Layer[]): NextDecoder {
   st.off = off + len;
   return 'payload';
 }
-
-/** Writes an 8-byte ICMPv6 echo-style header at `off`, checksum 0 (fill with `fillChecksums`). */
-export function encodeIcmpv6(buf: Uint8Array, off: number, type: number, code: number, id: number, seq: number): void {
-  buf[off] = type;
-  buf[off + 1] = code;
-  buf[off + 2] = 0;
-  buf[off + 3] = 0;
-  buf[off + 4] = (id >> 8) & 0xff;
-  buf[off + 5] = id & 0xff;
-  buf[off + 6] = (seq >> 8) & 0xff;
-  buf[off + 7] = seq & 0xff;
-}

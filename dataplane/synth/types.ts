@@ -4,6 +4,9 @@
  * its lxc, would record them) on the capture clock.
  */
 
+import { macToString } from '../packet/addr.ts';
+import { lxcMacOf } from '../node.ts';
+
 export interface SynthPacket {
   tsSec: number;
   tsNsec: number;
@@ -28,8 +31,10 @@ export function addNs(sec: number, nsec: number, ns: number): { tsSec: number; t
   return { tsSec: sec + Math.floor(total / 1e9), tsNsec: total % 1e9 };
 }
 
-/** MAC of the host side of a pod's veth, derived from its Cilium interface name (lxc + 11 hex chars). */
+/**
+ * MAC of the host side of a pod's veth as text, the same one the engine gives the lxc device
+ * (`lxcMacOf`), so synthetic frames address the device the replay models.
+ */
 export function lxcMac(ifName: string): string {
-  const hex = ifName.replace(/^lxc/, '').padEnd(10, '0').slice(0, 10);
-  return ['fe', hex.slice(0, 2), hex.slice(2, 4), hex.slice(4, 6), hex.slice(6, 8), hex.slice(8, 10)].join(':');
+  return macToString(lxcMacOf(ifName), 0);
 }
