@@ -13,6 +13,7 @@ import { Conntrack, ctOptionsFor, stateBytesPerFlow, CT_EGRESS } from '../datapl
 import { NatTable, newSnatResult, IPPROTO_TCP } from '../dataplane/lib/nat.ts';
 import { Rng } from '../dataplane/lib/rng.ts';
 import { liveEventSample, ReplayControl, runReplay } from './replay-core.ts';
+import { labPolicy } from '../dataplane/cluster/policy.ts';
 
 type Result = { packets: number; bytes: number; extra?: Record<string, number | string> };
 
@@ -67,6 +68,9 @@ async function replay(file: string, outDir: string | undefined, dash: boolean): 
     input: file,
     outDir,
     progress: false,
+    // The egress-gateway dataplane the issues name: the lab's "after" (egress-all through
+    // worker2), so worker pods' traffic is tunnelled to the gateway and SNATed there.
+    policyObjects: labPolicy(),
     // As `replay --dash` does: a live control makes the loop yield so the screen can render.
     control,
     recordJourney: dash,
