@@ -36,6 +36,8 @@ scenarios:
 
 options:
   --out FILE        capture to write ('-' for stdout)                     (required)
+  --topology-out F  where the scenario's topology goes, when it needs one
+                    (required with --out -)                   (default FILE.topology.yaml)
   --format F        pcap | pcapng                                         (default pcap)
   --seed N          seed of every random choice                           (default 1)
   --pods N          collisions: pods taking part (more than 3 adds client-N pods and
@@ -47,7 +49,8 @@ options:
   --flows N         mix: concurrent flows                                 (default 60000)
 
 Scenarios that need another topology than the built-in lab (collisions with more pods,
-exhaustion) write it to FILE.topology.yaml and print the replay command to use it.`;
+exhaustion) write it to FILE.topology.yaml (or --topology-out) and print the replay command
+to use it. With --out - there is no FILE to name it after, so --topology-out is required.`;
 
 export interface SynthResult {
   packets: number;
@@ -57,6 +60,8 @@ export interface SynthResult {
 export interface SynthOptions {
   scenario: Scenario;
   out: string;
+  /** Where a scenario's own topology is written. @default `${out}.topology.yaml` (required when out is '-') */
+  topologyOut?: string;
   format?: 'pcap' | 'pcapng';
   seed?: number;
   pods?: number;
@@ -69,6 +74,12 @@ export interface SynthOptions {
 
 /** Generates a scenario into a capture file; used by the CLI, `npm start`, the benchmark and the tests. */
 export function runSynth(o: SynthOptions): SynthResult {
+  const topoPath = o.topologyOut ?? (o.out === '-' ? undefined : `${o.out}.topology.yaml`);
+  if (topoPath === undefined && needsTopology(o)) {
+    // Checked before anything is written: a capture streamed without its topology replays
+    // against the lab, which has neither the extra pods nor the sink host.
+    throw new UsageError(`synth ${o.scenario} with --out - needs --topology-out FILE: the capture is meant to be replayed with a topology the built-in lab does not have`);
+  }
   const rng = new Rng(o.seed ?? 1);
   let topoYaml: string | undefined;
   let gen: Iterable<SynthPacket>;
@@ -79,19 +90,26 @@ export function runSynth(o: SynthOptions): SynthResult {
     case 'collisions': {
       const pods = o.pods ?? 3;
       if (pods > 3) topoYaml = labVariantYaml({ pods });
-      const topo = topoYaml ? topologyFromText(`${o.out}.topology.yaml`, topoYaml) : labTopology();
+      const topo = topoYaml ? topologyFromText(topoPath!, topoYaml) : labTopology();
       gen = synthCollisions(topo, rng, echoModel, { sourcePort: o.port ?? 40000 });
       break;
     }
     case 'exhaustion': {
       topoYaml = labVariantYaml({ pods: 4, sink: { name: 'sink', ip: '172.18.0.8', port: 443 }, natPortRange: o.range });
-      const topo = topologyFromText(`${o.out}.topology.yaml`, topoYaml);
+      const topo = topologyFromText(topoPath!, topoYaml);
       gen = synthExhaustion(topo, rng, { extra: o.extra ?? 64 });
       break;
     }
     case 'mix':
       gen = synthMix(labTopology(), rng, { packets: o.packets, flows: o.flows });
       break;
+  }
+  // The topology goes first: in `synth ... --out - | egresslab replay - --topology T`, replay
+  // reads T as it starts, while this process is still writing the capture.
+  let topologyFile: string | undefined;
+  if (topoYaml !== undefined) {
+    topologyFile = topoPath!;
+    writeFileSync(topologyFile, `# Written by: egresslab synth ${o.scenario} (seed ${o.seed ?? 1})\n${topoYaml}`);
   }
   const writer: CaptureWriter =
     o.format === 'pcapng'
@@ -109,12 +127,12 @@ export function runSynth(o: SynthOptions): SynthResult {
     throw err;
   }
   writer.close();
-  let topologyFile: string | undefined;
-  if (topoYaml !== undefined && o.out !== '-') {
-    topologyFile = `${o.out}.topology.yaml`;
-    writeFileSync(topologyFile, `# Written by: egresslab synth ${o.scenario} (seed ${o.seed ?? 1})\n${topoYaml}`);
-  }
   return { packets: n, topologyFile };
+}
+
+/** Scenarios whose capture only makes sense with a topology of their own (see runSynth). */
+function needsTopology(o: SynthOptions): boolean {
+  return o.scenario === 'exhaustion' || (o.scenario === 'collisions' && (o.pods ?? 3) > 3);
 }
 
 function parseRange(text: string | undefined): { min: number; max: number } | undefined {
@@ -132,6 +150,7 @@ const synth: Subcommand = {
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       out: { type: 'string' },
+      'topology-out': { type: 'string' },
       format: { type: 'string' },
       seed: { type: 'string' },
       pods: { type: 'string' },
@@ -150,6 +169,7 @@ const synth: Subcommand = {
     const res = runSynth({
       scenario,
       out: values.out,
+      topologyOut: values['topology-out'],
       format: oneOf('format', values.format, ['pcap', 'pcapng'] as const, 'pcap'),
       seed: intFlag('seed', values.seed, 1, 0, 0xffffffff),
       pods: intFlag('pods', values.pods, 3, 1, 603),
@@ -159,12 +179,10 @@ const synth: Subcommand = {
       packets: intFlag('packets', values.packets, 1_000_000, 1, 100_000_000),
       flows: intFlag('flows', values.flows, 60_000, 1, 1_000_000),
     });
-    if (values.out !== '-') {
-      process.stderr.write(`wrote ${res.packets} packets to ${values.out}\n`);
-      if (res.topologyFile) {
-        process.stderr.write(`wrote the topology it needs to ${res.topologyFile}\n`);
-        process.stderr.write(`replay it with: egresslab replay ${values.out} --topology ${res.topologyFile} [--policy FILE]\n`);
-      }
+    if (values.out !== '-') process.stderr.write(`wrote ${res.packets} packets to ${values.out}\n`);
+    if (res.topologyFile) {
+      process.stderr.write(`wrote the topology it needs to ${res.topologyFile}\n`);
+      process.stderr.write(`replay it with: egresslab replay ${values.out} --topology ${res.topologyFile} [--policy FILE]\n`);
     }
     return 0;
   },

@@ -135,6 +135,20 @@ describe('egresslab synth', () => {
     expect(Buffer.from(fs.readFileSync(f).subarray(0, 4)).readUInt32LE(0)).toBe(0x0a0d0d0a);
   });
 
+  it('exhaustion to stdout writes its topology to --topology-out, and refuses to run without one', async () => {
+    const args = ['synth', 'exhaustion', ...SCENARIOS.exhaustion.args];
+    const refused = await cliAsync([...args, '--out', '-']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('needs --topology-out FILE');
+    expect(refused.stdoutBytes!.length).toBe(0);
+    const topo = path.join(dir, 'piped-exhaustion.yaml');
+    const piped = await cliAsync([...args, '--out', '-', '--topology-out', topo]);
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).toContain(`wrote the topology it needs to ${topo}`);
+    expect(piped.stdoutBytes!.equals(fs.readFileSync(capture('exhaustion')))).toBe(true);
+    expect(fs.readFileSync(topo, 'utf8')).toBe(fs.readFileSync(`${capture('exhaustion')}.topology.yaml`, 'utf8'));
+  });
+
   it('the same seed gives the same bytes; another seed another capture', async () => {
     const again = path.join(dir, 'mix-again.pcap');
     const other = path.join(dir, 'mix-seed2.pcap');
