@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Subcommand } from './cli.ts';
-import type { CaptureInfo, CaptureReader } from '../traces/record.ts';
+import type { CaptureInfo } from '../traces/record.ts';
 import { CaptureError, EXIT_OK, EXIT_USAGE, UsageError } from '../traces/errors.ts';
 import { openCapture } from '../traces/open.ts';
 import { decodeLinkType, linkTypeName, type L3Location } from '../traces/linktype.ts';
@@ -93,18 +93,21 @@ const TUNNEL_VXLAN = 4789;
 const TUNNEL_VXLAN_LINUX = 8472;
 const TUNNEL_GENEVE = 6081;
 
-/** Classifies the IP packet at `l3` into the breakdown. */
-function countIp(d: Uint8Array, l3: number, ethertype: number, out: DecodeBreakdown): void {
+/**
+ * Classifies the IP packet at `l3` into the breakdown; the frame ends at `end` (it is read in
+ * the reader's window, so no view is made per packet).
+ */
+function countIp(d: Uint8Array, l3: number, end: number, ethertype: number, out: DecodeBreakdown): void {
   let proto: number;
   let l4: number;
   if (ethertype === 0x0800) {
     out.ipv4++;
-    if (l3 + 20 > d.length) {
+    if (l3 + 20 > end) {
       out.truncatedIp++;
       return;
     }
     const ihl = (d[l3]! & 0x0f) * 4;
-    if (ihl < 20 || l3 + ihl > d.length) {
+    if (ihl < 20 || l3 + ihl > end) {
       out.truncatedIp++;
       return;
     }
@@ -116,7 +119,7 @@ function countIp(d: Uint8Array, l3: number, ethertype: number, out: DecodeBreakd
     l4 = l3 + ihl;
   } else {
     out.ipv6++;
-    if (l3 + 40 > d.length) {
+    if (l3 + 40 > end) {
       out.truncatedIp++;
       return;
     }
@@ -125,12 +128,12 @@ function countIp(d: Uint8Array, l3: number, ethertype: number, out: DecodeBreakd
     // Walk the extension-header chain (bounded: each step advances at least 8 bytes).
     for (;;) {
       if (proto === 0 || proto === 43 || proto === 60 || proto === 135 || proto === 139 || proto === 140) {
-        if (l4 + 2 > d.length) break;
+        if (l4 + 2 > end) break;
         const next = d[l4]!;
         l4 += (d[l4 + 1]! + 1) * 8;
         proto = next;
       } else if (proto === 44) {
-        if (l4 + 8 > d.length) break;
+        if (l4 + 8 > end) break;
         const off = (d[l4 + 2]! << 8 | d[l4 + 3]!) & 0xfff8;
         if (off !== 0) {
           out.fragments++;
@@ -139,7 +142,7 @@ function countIp(d: Uint8Array, l3: number, ethertype: number, out: DecodeBreakd
         proto = d[l4]!;
         l4 += 8;
       } else if (proto === 51) {
-        if (l4 + 2 > d.length) break;
+        if (l4 + 2 > end) break;
         const next = d[l4]!;
         l4 += (d[l4 + 1]! + 2) * 4;
         proto = next;
@@ -154,7 +157,7 @@ function countIp(d: Uint8Array, l3: number, ethertype: number, out: DecodeBreakd
       return;
     case 17: {
       out.udp++;
-      if (l4 + 4 <= d.length) {
+      if (l4 + 4 <= end) {
         const sport = d[l4]! << 8 | d[l4 + 1]!;
         const dport = d[l4 + 2]! << 8 | d[l4 + 3]!;
         if (dport === TUNNEL_VXLAN || dport === TUNNEL_VXLAN_LINUX || sport === TUNNEL_VXLAN || sport === TUNNEL_VXLAN_LINUX) out.vxlan++;
@@ -194,7 +197,7 @@ function interfacesOf(info: CaptureInfo): InfoInterface[] {
 
 /** Reads the whole capture; a CaptureError mid-file ends up in `error`, not thrown. Open errors are thrown. */
 export function summarize(path: string): InfoSummary {
-  const reader: CaptureReader = openCapture(path);
+  const reader = openCapture(path);
   const decode: DecodeBreakdown = {
     ipv4: 0, ipv6: 0, tcp: 0, udp: 0, icmp: 0, icmpv6: 0, otherL4: 0, fragments: 0, truncatedIp: 0, vxlan: 0, geneve: 0,
     notDecoded: {},
@@ -214,9 +217,10 @@ export function summarize(path: string): InfoSummary {
       lastSec = rec.tsSec;
       lastNsec = rec.tsNsec;
       packets++;
-      capturedBytes += rec.data.length;
+      capturedBytes += rec.caplen;
       wireBytes += rec.origLen;
-      if (decodeLinkType(rec, loc)) countIp(rec.data, loc.l3Offset, loc.ethertype, decode);
+      const at = rec.dataOffset;
+      if (decodeLinkType(rec, loc)) countIp(rec.buf, at + loc.l3Offset, at + rec.caplen, loc.ethertype, decode);
       else decode.notDecoded[loc.reason] = (decode.notDecoded[loc.reason] ?? 0) + 1;
     }
   } catch (err) {

@@ -13,6 +13,7 @@
  * BSD address families for IPv6 differ per OS (24 NetBSD/OpenBSD, 28 FreeBSD, 30 Darwin).
  */
 import type { CaptureRecord } from './record.ts';
+import { ReaderRecord } from './reader-record.ts';
 import {
   LINKTYPE_ETHERNET,
   LINKTYPE_IPV4,
@@ -27,7 +28,7 @@ import {
 } from './record.ts';
 
 export interface L3Location {
-  /** Offset of the IPv4/IPv6 header in rec.data. */
+  /** Offset of the IPv4/IPv6 header in rec.data (decodeFrame: from its `start`). */
   l3Offset: number;
   /** 0x0800 or 0x86dd when decoded. */
   ethertype: number;
@@ -89,10 +90,13 @@ function afReason(af: number): string {
   return r;
 }
 
+// The helpers work on a frame at [base, end) of a larger buffer (a reader's window), so
+// that decoding needs no view of the record; offsets given back are relative to `base`.
+
 /** Locates the IP header after any VLAN tags, starting at the ethertype at `p`. */
-function fromEthertype(d: Uint8Array, p: number, out: L3Location): boolean {
+function fromEthertype(d: Uint8Array, base: number, p: number, end: number, out: L3Location): boolean {
   for (;;) {
-    if (p + 2 > d.length) {
+    if (p + 2 > end) {
       out.reason = REASON_TRUNCATED_L2;
       return false;
     }
@@ -101,33 +105,33 @@ function fromEthertype(d: Uint8Array, p: number, out: L3Location): boolean {
       p += 4;
       continue;
     }
-    return ipAt(d, p + 2, et, out);
+    return ipAt(base, p + 2, end, et, out);
   }
 }
 
-function ipAt(d: Uint8Array, l3: number, et: number, out: L3Location): boolean {
+function ipAt(base: number, l3: number, end: number, et: number, out: L3Location): boolean {
   if (et !== ETHERTYPE_IPV4 && et !== ETHERTYPE_IPV6) {
     // Values up to 1500 are 802.3 lengths, not types: one reason for all of them.
     out.reason = et <= 1500 ? REASON_8023 : etherReason(et);
     return false;
   }
-  if (l3 >= d.length) {
+  if (l3 >= end) {
     out.reason = REASON_TRUNCATED_L3;
     return false;
   }
-  out.l3Offset = l3;
+  out.l3Offset = l3 - base;
   out.ethertype = et;
   return true;
 }
 
-function byVersion(d: Uint8Array, l3: number, out: L3Location): boolean {
-  if (l3 >= d.length) {
+function byVersion(d: Uint8Array, base: number, end: number, out: L3Location): boolean {
+  if (base >= end) {
     out.reason = REASON_TRUNCATED_L3;
     return false;
   }
-  const v = d[l3]! >> 4;
-  if (v === 4) return ipAt(d, l3, ETHERTYPE_IPV4, out);
-  if (v === 6) return ipAt(d, l3, ETHERTYPE_IPV6, out);
+  const v = d[base]! >> 4;
+  if (v === 4) return ipAt(base, base, end, ETHERTYPE_IPV4, out);
+  if (v === 6) return ipAt(base, base, end, ETHERTYPE_IPV6, out);
   out.reason = versionReason(v);
   return false;
 }
@@ -137,42 +141,67 @@ function isAfInet6(af: number): boolean {
 }
 
 /**
- * Finds the IP header of `rec`. True: `out.l3Offset` and `out.ethertype` are set. False:
- * `out.reason` says why ('not decoded: link type 127', 'not IP: ethertype 0x0806', ...).
- * Allocates nothing per call (reasons are cached strings).
+ * Finds the IP header of `rec`. True: `out.l3Offset` (within `rec.data`) and `out.ethertype`
+ * are set. False: `out.reason` says why ('not decoded: link type 127', 'not IP: ethertype
+ * 0x0806', ...). Allocates nothing per call (reasons are cached strings); a reader's own
+ * record is decoded in the reader's window, so its `data` view is not made.
  */
 export function decodeLinkType(rec: CaptureRecord, out: L3Location): boolean {
+  // Only the readers' own object: a copy (`{ ...rec, data }`) may carry a stale window.
+  if (rec instanceof ReaderRecord) return decodeFrame(rec.linkType, rec.buf, rec.dataOffset, rec.dataOffset + rec.caplen, out);
   const d = rec.data;
-  switch (rec.linkType) {
+  return decodeFrame(rec.linkType, d, 0, d.length, out);
+}
+
+/**
+ * decodeLinkType for a frame at `buf[start, end)` (0 <= start <= end <= buf.length), e.g. a
+ * reader's window: `out.l3Offset` is relative to `start`.
+ */
+export function decodeFrame(linkType: number, buf: Uint8Array, start: number, end: number, out: L3Location): boolean {
+  // Untagged Ethernet carrying IP first: small enough to inline into a caller's loop.
+  if (linkType === LINKTYPE_ETHERNET && start + 14 < end) {
+    const et = buf[start + 12]! << 8 | buf[start + 13]!;
+    if (et === ETHERTYPE_IPV4 || et === ETHERTYPE_IPV6) {
+      out.l3Offset = 14;
+      out.ethertype = et;
+      return true;
+    }
+  }
+  return decodeOther(linkType, buf, start, end, out);
+}
+
+function decodeOther(linkType: number, d: Uint8Array, s: number, end: number, out: L3Location): boolean {
+  const len = end - s;
+  switch (linkType) {
     case LINKTYPE_ETHERNET:
-      return fromEthertype(d, 12, out);
+      return fromEthertype(d, s, s + 12, end, out);
     case LINKTYPE_LINUX_SLL:
-      if (d.length < 16) break;
-      return fromEthertype(d, 14, out);
+      if (len < 16) break;
+      return fromEthertype(d, s, s + 14, end, out);
     case LINKTYPE_LINUX_SLL2: {
-      if (d.length < 20) break;
-      const et = d[0]! << 8 | d[1]!;
-      if (et === ETHERTYPE_VLAN || et === ETHERTYPE_QINQ || et === ETHERTYPE_QINQ_OLD) return fromEthertype(d, 22, out);
-      return ipAt(d, 20, et, out);
+      if (len < 20) break;
+      const et = d[s]! << 8 | d[s + 1]!;
+      if (et === ETHERTYPE_VLAN || et === ETHERTYPE_QINQ || et === ETHERTYPE_QINQ_OLD) return fromEthertype(d, s, s + 22, end, out);
+      return ipAt(s, s + 20, end, et, out);
     }
     case LINKTYPE_RAW:
     case LINKTYPE_RAW_ALIAS_12:
     case LINKTYPE_RAW_ALIAS_14:
     case LINKTYPE_IPV4:
     case LINKTYPE_IPV6:
-      return byVersion(d, 0, out);
+      return byVersion(d, s, end, out);
     case LINKTYPE_NULL:
     case LINKTYPE_LOOP: {
-      if (d.length < 4) break;
-      const le = (d[0]! | d[1]! << 8 | d[2]! << 16 | d[3]! << 24) >>> 0;
-      const be = (d[0]! << 24 | d[1]! << 16 | d[2]! << 8 | d[3]!) >>> 0;
-      if (le === 2 || be === 2) return ipAt(d, 4, ETHERTYPE_IPV4, out);
-      if (isAfInet6(le) || isAfInet6(be)) return ipAt(d, 4, ETHERTYPE_IPV6, out);
+      if (len < 4) break;
+      const le = (d[s]! | d[s + 1]! << 8 | d[s + 2]! << 16 | d[s + 3]! << 24) >>> 0;
+      const be = (d[s]! << 24 | d[s + 1]! << 16 | d[s + 2]! << 8 | d[s + 3]!) >>> 0;
+      if (le === 2 || be === 2) return ipAt(s, s + 4, end, ETHERTYPE_IPV4, out);
+      if (isAfInet6(le) || isAfInet6(be)) return ipAt(s, s + 4, end, ETHERTYPE_IPV6, out);
       out.reason = afReason(le < be ? le : be);
       return false;
     }
     default:
-      out.reason = linkReason(rec.linkType);
+      out.reason = linkReason(linkType);
       return false;
   }
   out.reason = REASON_TRUNCATED_L2;

@@ -4,13 +4,13 @@
  * byte order, µs or ns magic) or pcapng (the palindromic section header block type).
  * `-` reads stdin, so `tcpdump -w - | egresslab info -` works.
  */
-import type { CaptureReader } from './record.ts';
+import type { CaptureReader, WindowedRecord } from './record.ts';
 import { CaptureError } from './errors.ts';
 import { ByteSource } from './byte-source.ts';
 import { PcapReader } from './pcap-reader.ts';
 import { PcapngReader, BT_SHB } from './pcapng-reader.ts';
 
-export { decodeLinkType, linkTypeName } from './linktype.ts';
+export { decodeLinkType, decodeFrame, linkTypeName } from './linktype.ts';
 export type { L3Location } from './linktype.ts';
 export { MAX_RECORD_BYTES, DEFAULT_CHUNK_SIZE } from './byte-source.ts';
 export { PcapReader } from './pcap-reader.ts';
@@ -21,8 +21,14 @@ export interface OpenOptions {
   chunkSize?: number;
 }
 
-/** A reader plus the size of its largest read window (for memory-bound tests). */
-export type OpenedCapture = CaptureReader & { readonly bufferCapacity: number };
+/**
+ * A reader whose records also expose their window (`buf`, `dataOffset`, `caplen`), plus the
+ * size of its largest read window (for memory-bound tests).
+ */
+export interface OpenedCapture extends CaptureReader {
+  next(): WindowedRecord | null;
+  readonly bufferCapacity: number;
+}
 
 /** Name used in error messages for stdin. */
 export const STDIN_NAME = '<stdin>';

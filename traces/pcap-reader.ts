@@ -13,9 +13,10 @@
  * ```
  * The magic, read in file order, gives the byte order of every other field.
  */
-import type { CaptureInfo, CaptureInterface, CaptureReader, CaptureRecord } from './record.ts';
+import type { CaptureInfo, CaptureInterface, CaptureReader, WindowedRecord } from './record.ts';
 import { CaptureError } from './errors.ts';
 import { MAX_RECORD_BYTES, type ByteSource } from './byte-source.ts';
+import { ReaderRecord } from './reader-record.ts';
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
@@ -34,9 +35,12 @@ export class PcapReader implements CaptureReader {
   private readonly src: ByteSource;
   private readonly le: boolean;
   private readonly nano: boolean;
+  /** Timestamp fraction units per second (1e6 or 1e9) and nanoseconds per unit (1000 or 1). */
+  private readonly fracPerSec: number;
+  private readonly nsPerFrac: number;
   private readonly linkType: number;
   private readonly maxCaplen: number;
-  private readonly rec: CaptureRecord;
+  private readonly rec = new ReaderRecord();
   private count = 0;
   private failed: CaptureError | null = null;
   private done = false;
@@ -54,6 +58,8 @@ export class PcapReader implements CaptureReader {
     this.le = !(be === PCAP_MAGIC_US || be === PCAP_MAGIC_NS);
     const magic = this.le ? rd32le(b, o) : be;
     this.nano = magic === PCAP_MAGIC_NS;
+    this.fracPerSec = this.nano ? 1_000_000_000 : 1_000_000;
+    this.nsPerFrac = this.nano ? 1 : 1000;
     const major = this.rd16(b, o + 4);
     const minor = this.rd16(b, o + 6);
     const snaplen = this.rd32(b, o + 16);
@@ -72,20 +78,7 @@ export class PcapReader implements CaptureReader {
     };
     this.info = { format: 'pcap', byteOrder: this.le ? 'le' : 'be', version: `${major}.${minor}`, interfaces: [iface] };
     src.skip(PCAP_FILE_HEADER_LEN);
-    this.rec = {
-      index: 0,
-      offset: 0,
-      ifIndex: 0,
-      linkType: this.linkType,
-      data: new Uint8Array(0),
-      origLen: 0,
-      tsHigh: 0,
-      tsLow: 0,
-      tsSec: 0,
-      tsNsec: 0,
-      comments: undefined,
-      flags: undefined,
-    };
+    this.rec.linkType = this.linkType;
   }
 
   get position(): number {
@@ -101,64 +94,71 @@ export class PcapReader implements CaptureReader {
     return this.src.peakCapacity;
   }
 
-  next(): CaptureRecord | null {
-    if (this.failed) throw this.failed;
+  next(): WindowedRecord | null {
+    if (this.failed !== null) throw this.failed;
     if (this.done) return null;
     const src = this.src;
     const offset = src.position;
-    if (!src.ensure(PCAP_RECORD_HEADER_LEN)) {
-      if (src.available === 0) {
-        this.done = true;
-        return null;
-      }
-      return this.fail(offset, `truncated record header: ${src.available} of ${PCAP_RECORD_HEADER_LEN} bytes before end of file`);
-    }
-    let b = src.buf;
     let o = src.start;
-    const sec = this.rd32(b, o);
-    const frac = this.rd32(b, o + 4);
-    const caplen = this.rd32(b, o + 8);
-    const origLen = this.rd32(b, o + 12);
-    if (caplen > this.maxCaplen) {
-      return this.fail(offset, `invalid record: caplen ${caplen} exceeds snaplen ${this.info.interfaces[0]!.snaplen} and the ${this.maxCaplen}-byte limit`);
+    let caplen = src.end - o >= PCAP_RECORD_HEADER_LEN ? src.dv.getUint32(o + 8, this.le) : -1;
+    // Most records are whole in the window (one read brings thousands), so the checks and
+    // the refill live out of line, behind one call: a small next() is inlined into the
+    // caller's loop.
+    if (caplen < 0 || caplen > this.maxCaplen || src.end - o < PCAP_RECORD_HEADER_LEN + caplen) {
+      caplen = this.fill(offset);
+      if (caplen < 0) return null;
+      o = src.start;
     }
-    const rem = src.remaining;
-    if (rem !== undefined && caplen > rem - PCAP_RECORD_HEADER_LEN) {
-      return this.fail(offset, `truncated record: caplen ${caplen}, only ${rem - PCAP_RECORD_HEADER_LEN} bytes left in file`);
-    }
-    if (!src.ensure(PCAP_RECORD_HEADER_LEN + caplen)) {
-      return this.fail(offset, `truncated record: caplen ${caplen}, only ${src.available - PCAP_RECORD_HEADER_LEN} bytes before end of input`);
-    }
-    b = src.buf;
-    o = src.start;
+    const dv = src.dv;
+    const le = this.le;
+    const sec = dv.getUint32(o, le);
+    const frac = dv.getUint32(o + 4, le);
     const rec = this.rec;
     rec.index = this.count++;
     rec.offset = offset;
-    rec.data = b.subarray(o + PCAP_RECORD_HEADER_LEN, o + PCAP_RECORD_HEADER_LEN + caplen);
-    rec.origLen = origLen;
+    rec.place(src.buf, o + PCAP_RECORD_HEADER_LEN, caplen);
+    rec.origLen = dv.getUint32(o + 12, le);
     rec.tsHigh = sec;
     rec.tsLow = frac;
-    // A fraction of a second or more (malformed files have them) carries into the seconds,
-    // so tsNsec is always < 1e9.
-    if (this.nano) {
-      if (frac < 1_000_000_000) {
-        rec.tsSec = sec;
-        rec.tsNsec = frac;
-      } else {
-        const carry = Math.floor(frac / 1_000_000_000);
-        rec.tsSec = sec + carry;
-        rec.tsNsec = frac - carry * 1_000_000_000;
-      }
-    } else if (frac < 1_000_000) {
+    if (frac < this.fracPerSec) {
       rec.tsSec = sec;
-      rec.tsNsec = frac * 1000;
+      rec.tsNsec = frac * this.nsPerFrac;
     } else {
-      const carry = Math.floor(frac / 1_000_000);
+      // A fraction of a second or more (malformed files have them) carries into the
+      // seconds, so tsNsec is always < 1e9.
+      const carry = Math.floor(frac / this.fracPerSec);
       rec.tsSec = sec + carry;
-      rec.tsNsec = (frac - carry * 1_000_000) * 1000;
+      rec.tsNsec = (frac - carry * this.fracPerSec) * this.nsPerFrac;
     }
-    src.skip(PCAP_RECORD_HEADER_LEN + caplen);
+    src.start = o + PCAP_RECORD_HEADER_LEN + caplen;
     return rec;
+  }
+
+  /**
+   * Makes the next record available after checking its claimed length; returns its caplen,
+   * or -1 at a clean end of file.
+   */
+  private fill(offset: number): number {
+    const src = this.src;
+    if (!src.ensure(PCAP_RECORD_HEADER_LEN)) {
+      if (src.available === 0) {
+        this.done = true;
+        return -1;
+      }
+      this.fail(offset, `truncated record header: ${src.available} of ${PCAP_RECORD_HEADER_LEN} bytes before end of file`);
+    }
+    const caplen = this.rd32(src.buf, src.start + 8);
+    if (caplen > this.maxCaplen) {
+      this.fail(offset, `invalid record: caplen ${caplen} exceeds snaplen ${this.info.interfaces[0]!.snaplen} and the ${this.maxCaplen}-byte limit`);
+    }
+    const rem = src.remaining;
+    if (rem !== undefined && caplen > rem - PCAP_RECORD_HEADER_LEN) {
+      this.fail(offset, `truncated record: caplen ${caplen}, only ${rem - PCAP_RECORD_HEADER_LEN} bytes left in file`);
+    }
+    if (!src.ensure(PCAP_RECORD_HEADER_LEN + caplen)) {
+      this.fail(offset, `truncated record: caplen ${caplen}, only ${src.available - PCAP_RECORD_HEADER_LEN} bytes before end of input`);
+    }
+    return caplen;
   }
 
   close(): void {

@@ -18,9 +18,10 @@
  * the packets; each SHB sets the byte order of its section. Unknown blocks are skipped by
  * their length.
  */
-import type { ByteOrder, CaptureInfo, CaptureInterface, CaptureReader, CaptureRecord } from './record.ts';
+import type { ByteOrder, CaptureInfo, CaptureInterface, CaptureReader, WindowedRecord } from './record.ts';
 import { CaptureError } from './errors.ts';
 import { MAX_RECORD_BYTES, type ByteSource } from './byte-source.ts';
+import { ReaderRecord } from './reader-record.ts';
 
 export const BT_SHB = 0x0a0d0d0a;
 export const BT_IDB = 1;
@@ -56,7 +57,7 @@ export class PcapngReader implements CaptureReader {
   private readonly tsKind: number[] = [];
   private readonly tsOffset: number[] = [];
   private readonly tsUnits: bigint[] = [];
-  private readonly rec: CaptureRecord;
+  private readonly rec = new ReaderRecord();
   private count = 0;
   private failed: CaptureError | null = null;
   private done = false;
@@ -66,20 +67,6 @@ export class PcapngReader implements CaptureReader {
     this.path = path;
     this.src = src;
     this.info = { format: 'pcapng', byteOrder: 'le', version: '', interfaces: [] };
-    this.rec = {
-      index: 0,
-      offset: 0,
-      ifIndex: 0,
-      linkType: 0,
-      data: new Uint8Array(0),
-      origLen: 0,
-      tsHigh: 0,
-      tsLow: 0,
-      tsSec: 0,
-      tsNsec: 0,
-      comments: undefined,
-      flags: undefined,
-    };
     // The first SHB fills info.byteOrder and version; errors in it are errors of the file.
     const offset = src.position;
     const len = this.blockHeader(offset);
@@ -99,12 +86,28 @@ export class PcapngReader implements CaptureReader {
     return this.src.peakCapacity;
   }
 
-  next(): CaptureRecord | null {
+  next(): WindowedRecord | null {
     if (this.failed) throw this.failed;
     if (this.done) return null;
     const src = this.src;
     for (;;) {
       const offset = src.position;
+      // The common block first, checked inline: an EPB whose whole length is in the window,
+      // with a sound length and trailer. Anything else (or anything wrong) takes the general
+      // path below, which makes the same checks and names the problem.
+      const o = src.start;
+      if (src.end - o >= 32) {
+        const dv = src.dv;
+        const le = this.le;
+        if (dv.getUint32(o, le) === BT_EPB) {
+          const len = dv.getUint32(o + 4, le);
+          if (len >= 32 && (len & 3) === 0 && len <= src.end - o && dv.getUint32(o + len - 4, le) === len) {
+            this.readPacket(BT_EPB, offset, len);
+            src.start = o + len;
+            return this.rec;
+          }
+        }
+      }
       if (!src.ensure(8)) {
         if (src.available === 0) {
           this.done = true;
@@ -266,11 +269,13 @@ export class PcapngReader implements CaptureReader {
       if (snaplen !== 0 && snaplen < caplen) caplen = snaplen;
       dataOff = o + 12;
     } else {
-      ifId = type === BT_EPB ? this.rd32(b, o + 8) : this.rd16(b, o + 8);
-      high = this.rd32(b, o + 12);
-      low = this.rd32(b, o + 16);
-      caplen = this.rd32(b, o + 20);
-      origLen = this.rd32(b, o + 24);
+      const dv = this.src.dv;
+      const le = this.le;
+      ifId = type === BT_EPB ? dv.getUint32(o + 8, le) : dv.getUint16(o + 8, le);
+      high = dv.getUint32(o + 12, le);
+      low = dv.getUint32(o + 16, le);
+      caplen = dv.getUint32(o + 20, le);
+      origLen = dv.getUint32(o + 24, le);
       dataOff = o + 28;
       if (caplen > len - 32) {
         this.fail(offset, `packet block: caplen ${caplen} runs past the end of the block (room for ${len - 32})`);
@@ -284,7 +289,7 @@ export class PcapngReader implements CaptureReader {
     rec.offset = offset;
     rec.ifIndex = ifIndex;
     rec.linkType = this.info.interfaces[ifIndex]!.linkType;
-    rec.data = b.subarray(dataOff, dataOff + caplen);
+    rec.place(b, dataOff, caplen);
     rec.origLen = origLen;
     rec.tsHigh = high;
     rec.tsLow = low;

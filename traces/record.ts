@@ -79,6 +79,23 @@ export interface CaptureRecord {
   flags?: number;
 }
 
+/**
+ * Where a reader's record sits in the reader's own window: the captured bytes are
+ * `buf[dataOffset, dataOffset + caplen)`. A walker that only needs offsets (the decoders,
+ * `info`) reads them there and never asks for `data`, which the readers then make only on
+ * demand: one typed-array view per packet is the largest per-record cost of a walk
+ * (performance.md: 1.40x a raw walk). Valid, like `data`, until the next `next()`.
+ */
+export interface RecordWindow {
+  readonly buf: Uint8Array;
+  readonly dataOffset: number;
+  /** Captured length (= data.length). */
+  readonly caplen: number;
+}
+
+/** What the readers' `next()` returns: a record that also exposes its window. */
+export type WindowedRecord = CaptureRecord & RecordWindow;
+
 export interface CaptureReader {
   readonly path: string;
   /** Filled after the file header / first section header is read. Interfaces grow as IDBs arrive. */

@@ -68,15 +68,21 @@ export class Ipv4View {
   icmpCode = 0;
   /** Bytes of L4 header + payload present (bounded by both the IP length and the buffer). */
   l4Len = 0;
+  /** One past the frame's last byte in `buf` (`buf.length` unless parse was given an end). */
+  end = 0;
 
   /**
    * Parses the IPv4 packet at `l3Off` of `buf`. Returns 0, or `DROP_INVALID` (-134) when the
    * IPv4 header is short, not version 4, has IHL < 5, a total length below the header length,
    * or (first fragment / unfragmented) the TCP/UDP/ICMP header is not all there.
+   * `end` (default `buf.length`) bounds the frame when `buf` is a larger window, such as a
+   * reader's (`rec.buf`, with `l3Off = rec.dataOffset + l3Offset`, `end = rec.dataOffset +
+   * rec.caplen`), so no per-packet view is needed.
    */
-  parse(buf: Uint8Array, l3Off: number): number {
+  parse(buf: Uint8Array, l3Off: number, end: number = buf.length): number {
     this.buf = buf;
     this.l3Off = l3Off;
+    this.end = end;
     this.l4Off = -1;
     this.sport = 0;
     this.dport = 0;
@@ -84,13 +90,13 @@ export class Ipv4View {
     this.icmpType = 0;
     this.icmpCode = 0;
     this.l4Len = 0;
-    if (l3Off < 0 || l3Off + 20 > buf.length) return DROP_INVALID;
+    if (l3Off < 0 || l3Off + 20 > end) return DROP_INVALID;
     const vihl = buf[l3Off]!;
     const ihl = (vihl & 0x0f) * 4;
-    if (vihl >> 4 !== 4 || ihl < 20 || l3Off + ihl > buf.length) return DROP_INVALID;
+    if (vihl >> 4 !== 4 || ihl < 20 || l3Off + ihl > end) return DROP_INVALID;
     let totalLen = (buf[l3Off + 2]! << 8) | buf[l3Off + 3]!;
     // 0 is TSO / BIG TCP (the kernel's tot_len for > 64 KiB): the buffer holds the packet.
-    if (totalLen === 0) totalLen = buf.length - l3Off;
+    if (totalLen === 0) totalLen = end - l3Off;
     if (totalLen < ihl) return DROP_INVALID;
     this.ihl = ihl;
     this.totalLen = totalLen;
@@ -106,8 +112,7 @@ export class Ipv4View {
     if (this.fragOffset !== 0) return 0;
 
     const l4Off = l3Off + ihl;
-    const end = Math.min(l3Off + totalLen, buf.length);
-    const l4Len = end - l4Off;
+    const l4Len = Math.min(l3Off + totalLen, end) - l4Off;
     if (l4Len < l4MinLen(proto)) return DROP_INVALID;
     this.l4Off = l4Off;
     this.l4Len = l4Len;
