@@ -36,7 +36,7 @@ import vm from 'node:vm';
 import type { Profile } from './profile.ts';
 import { Rng } from './rng.ts';
 import { profileConstants, CT_MAP_SIZE_TCP_DEFAULT, CT_MAP_SIZE_ANY_DEFAULT } from './profile.ts';
-import { TupleHash, BPF_ANY, tupleWord2, tupleWord3 } from '../maps/tuple-hash.ts';
+import { TupleHash, BPF_ANY, KEY3_MASK, tupleWord2, tupleWord3 } from '../maps/tuple-hash.ts';
 import { TUPLE_F_OUT, TUPLE_F_IN, TUPLE_F_RELATED, TUPLE_F_SERVICE, IPPROTO_TCP, protoName, ipText, NatTable, newSnatResult, type SnatTarget } from './nat.ts';
 import type { ConntrackRow } from '../../traces/stats.ts';
 
@@ -121,15 +121,16 @@ export interface CtGcResult {
 export type CtRow = Omit<ConntrackRow, 'node'>;
 
 /*
- * Value layout: one record of CT_REC_BYTES per slot, all fields of an entry side by side,
- * read through four views of the same buffer. A lookup hit touches most fields; as
- * separate arrays that was one cache miss per field with 60k+ live flows, as one record
- * it is one or two.
+ * Value layout: the entry's fields sit in its TupleHash record right after the key (16
+ * words, 64 bytes a slot), read through four views of the map's buffer. A lookup hit
+ * touches the key and most fields; in one record that is one or two cache lines, where
+ * separate arrays cost one miss per array with 60k+ live flows.
  *
  * ```
- *  u32 word  0 lifetime        1 flags (u16 @ byte 4) txFlagsSeen (u8 @ 6) rxFlagsSeen (u8 @ 7)
- *            2 txPackets       3 rxPackets       4 lastTxReport   5 lastRxReport
- *            6 srcSecId        7 lastUse         8-9 txBytes (f64) 10-11 rxBytes (f64)
+ *  u32 word  0-3 key (TupleHash)
+ *            4 lifetime        5 flags (u16 @ byte 20) txFlagsSeen (u8 @ 22) rxFlagsSeen (u8 @ 23)
+ *            6 txPackets       7 rxPackets       8 lastTxReport    9 lastRxReport
+ *           10 srcSecId       11 lastUse        12-13 txBytes (f64) 14-15 rxBytes (f64)
  * ```
  *
  * lastUse: the Conntrack's use counter at the entry's last lookup hit or create (both maps
@@ -137,24 +138,25 @@ export type CtRow = Omit<ConntrackRow, 'node'>;
  * field; the LRU lists cannot serve, as a hit only sets a reference bit (list order is
  * creation order plus second chances) and each map has its own list.
  */
-const CT_REC_BYTES = 48;
-const W = CT_REC_BYTES / 4; // u32 words per record
+const CT_VALUE_WORDS = 12;
+const CT_REC_BYTES = 64; // (KEY_WORDS + CT_VALUE_WORDS) * 4, a power of two as TupleHash rounds
+const SHIFT = 4; // log2 of the u32 words per record
 const H = CT_REC_BYTES / 2; // u16 halves per record
 const D = CT_REC_BYTES / 8; // f64 per record
-const LIFETIME = 0;
-const FLAGS = 2; // u16 index within the record
-const TX_FLAGS_SEEN = 6; // byte index within the record
-const RX_FLAGS_SEEN = 7;
-const TX_PACKETS = 2;
-const RX_PACKETS = 3;
-const LAST_TX_REPORT = 4;
-const LAST_RX_REPORT = 5;
-const SRC_SEC_ID = 6;
-const LAST_USE = 7;
-const TX_BYTES = 4; // f64 index within the record
-const RX_BYTES = 5;
+const LIFETIME = 4;
+const FLAGS = 10; // u16 index within the record
+const TX_FLAGS_SEEN = 22; // byte index within the record
+const RX_FLAGS_SEEN = 23;
+const TX_PACKETS = 6;
+const RX_PACKETS = 7;
+const LAST_TX_REPORT = 8;
+const LAST_RX_REPORT = 9;
+const SRC_SEC_ID = 10;
+const LAST_USE = 11;
+const TX_BYTES = 6; // f64 index within the record
+const RX_BYTES = 7;
 
-/** One CT map plus its values, one record per slot (layout above). */
+/** One CT map; its values live in the map's records (layout above). */
 class CtMap {
   readonly map: TupleHash;
   u32: Uint32Array;
@@ -163,26 +165,25 @@ class CtMap {
   f64: Float64Array;
 
   constructor(max: number, lru: boolean, initial: number | undefined) {
-    this.map = new TupleHash(max, { lru, initialCapacity: initial ?? 1024, onGrow: (c) => this.grow(c) });
-    const buf = new ArrayBuffer(this.map.capacity * CT_REC_BYTES);
-    this.u32 = new Uint32Array(buf);
-    this.u16 = new Uint16Array(buf);
-    this.u8 = new Uint8Array(buf);
-    this.f64 = new Float64Array(buf);
+    this.map = new TupleHash(max, { lru, initialCapacity: initial ?? 1024, valueWords: CT_VALUE_WORDS, onGrow: () => this.views() });
+    if (this.map.shift !== SHIFT) throw new Error('conntrack: record layout out of step with TupleHash');
+    const rec = this.map.rec;
+    this.u32 = rec;
+    this.u16 = new Uint16Array(rec.buffer);
+    this.u8 = new Uint8Array(rec.buffer);
+    this.f64 = new Float64Array(rec.buffer);
   }
 
-  private grow(c: number): void {
-    const buf = new ArrayBuffer(c * CT_REC_BYTES);
-    const u8 = new Uint8Array(buf);
-    u8.set(this.u8);
-    this.u32 = new Uint32Array(buf);
-    this.u16 = new Uint16Array(buf);
-    this.u8 = u8;
-    this.f64 = new Float64Array(buf);
+  private views(): void {
+    const rec = this.map.rec;
+    this.u32 = rec;
+    this.u16 = new Uint16Array(rec.buffer);
+    this.u8 = new Uint8Array(rec.buffer);
+    this.f64 = new Float64Array(rec.buffer);
   }
 
   byteSize(): number {
-    return this.map.byteSize() + this.u8.byteLength;
+    return this.map.byteSize();
   }
 }
 
@@ -228,20 +229,17 @@ export class Conntrack {
     const isTcp = proto === IPPROTO_TCP;
     const m = isTcp ? this.tcp : this.any;
     const fwdFlag = dir === CT_INGRESS ? TUPLE_F_IN : TUPLE_F_OUT;
-    // Reply orientation first: addresses and ports swapped back, flag flipped.
-    let s = m.map.lookup(daddr >>> 0, saddr >>> 0, tupleWord2(sport, dport), tupleWord3(proto, fwdFlag ^ TUPLE_F_IN));
-    let reply = true;
+    // Reply orientation first (addresses and ports swapped back, flag flipped), then the forward one.
+    const s = m.map.lookupPair(daddr >>> 0, saddr >>> 0, tupleWord2(sport, dport), tupleWord3(proto, fwdFlag ^ TUPLE_F_IN),
+      saddr >>> 0, daddr >>> 0, tupleWord2(dport, sport), tupleWord3(proto, fwdFlag));
     if (s < 0) {
-      s = m.map.lookup(saddr >>> 0, daddr >>> 0, tupleWord2(dport, sport), tupleWord3(proto, fwdFlag));
-      reply = false;
-      if (s < 0) {
-        this.lastSlot = -1;
-        return CT_NEW;
-      }
+      this.lastSlot = -1;
+      return CT_NEW;
     }
+    const reply = !m.map.lastPairB;
     this.lastSlot = s;
     this.lastIsTcp = isTcp;
-    m.u32[s * W + LAST_USE] = this.useCount = (this.useCount + 1) >>> 0;
+    m.u32[(s << SHIFT) + LAST_USE] = this.useCount = (this.useCount + 1) >>> 0;
     const ret = this.updateEntry(m, s, isTcp, dir, tcpFlags, pktLen, now);
     if (ret !== CT_ESTABLISHED) return ret;
     return reply ? CT_REPLY : CT_ESTABLISHED;
@@ -266,15 +264,15 @@ export class Conntrack {
     m.u16[s * H + FLAGS] = 0;
     m.u8[s * CT_REC_BYTES + TX_FLAGS_SEEN] = 0;
     m.u8[s * CT_REC_BYTES + RX_FLAGS_SEEN] = 0;
-    m.u32[s * W + TX_PACKETS] = 0;
-    m.u32[s * W + RX_PACKETS] = 0;
+    m.u32[(s << SHIFT) + TX_PACKETS] = 0;
+    m.u32[(s << SHIFT) + RX_PACKETS] = 0;
     m.f64[s * D + TX_BYTES] = 0;
     m.f64[s * D + RX_BYTES] = 0;
-    m.u32[s * W + LAST_TX_REPORT] = 0;
-    m.u32[s * W + LAST_RX_REPORT] = 0;
-    m.u32[s * W + SRC_SEC_ID] = srcSecId >>> 0;
-    m.u32[s * W + LAST_USE] = this.useCount = (this.useCount + 1) >>> 0;
-    m.u32[s * W + LIFETIME] = t;
+    m.u32[(s << SHIFT) + LAST_TX_REPORT] = 0;
+    m.u32[(s << SHIFT) + LAST_RX_REPORT] = 0;
+    m.u32[(s << SHIFT) + SRC_SEC_ID] = srcSecId >>> 0;
+    m.u32[(s << SHIFT) + LAST_USE] = this.useCount = (this.useCount + 1) >>> 0;
+    m.u32[(s << SHIFT) + LIFETIME] = t;
     this.countPacket(m, s, dir, pktLen);
     this.updateTimeout(m, s, isTcp, dir, tcpFlags, t);
     this.lastSlot = s;
@@ -291,13 +289,13 @@ export class Conntrack {
     const res: CtGcResult = { deleted: 0, natPairs: [], natDeleted: 0 };
     const t = Math.floor(now);
     for (const m of [this.tcp, this.any]) {
-      const keys = m.map.keys;
       let s = m.map.oldest();
       while (s >= 0) {
         const newer = m.map.newer(s);
-        if (m.u32[s * W + LIFETIME]! < t) {
-          const o = s << 2;
-          const w3 = keys[o + 3]!;
+        if (m.u32[(s << SHIFT) + LIFETIME]! < t) {
+          const keys = m.u32;
+          const o = s << SHIFT;
+          const w3 = keys[o + 3]! & KEY3_MASK;
           if (((w3 >>> 8) & TUPLE_F_IN) === 0) {
             // Key daddr/saddr are swapped: the original source is the key's daddr.
             const proto = w3 & 0xff;
@@ -329,7 +327,7 @@ export class Conntrack {
   /** Lifetime (absolute seconds) of the entry from the last successful lookup4/create4, or -1. */
   lastLifetime(): number {
     if (this.lastSlot < 0) return -1;
-    return (this.lastIsTcp ? this.tcp : this.any).u32[this.lastSlot * W + LIFETIME]!;
+    return (this.lastIsTcp ? this.tcp : this.any).u32[(this.lastSlot << SHIFT) + LIFETIME]!;
   }
 
   /**
@@ -349,7 +347,7 @@ export class Conntrack {
       for (let w = 0; w < 2; w++) {
         const m = maps[w]!;
         for (let s = m.map.newest(); s >= 0; s = m.map.older(s)) {
-          const age = (this.useCount - m.u32[s * W + LAST_USE]!) >>> 0;
+          const age = (this.useCount - m.u32[(s << SHIFT) + LAST_USE]!) >>> 0;
           if (ages.length === limit && age >= ages[limit - 1]!) continue;
           let i = ages.length === limit ? limit - 1 : ages.length;
           for (; i > 0 && ages[i - 1]! > age; i--) {
@@ -368,14 +366,14 @@ export class Conntrack {
       const isTcp = which[i] === 0;
       const m = maps[which[i]!]!;
       const s = slots[i]!;
-      const keys = m.map.keys;
-      const o = s << 2;
+      const keys = m.u32;
+      const o = s << SHIFT;
       const f = m.u16[s * H + FLAGS]!;
       const state: CtRow['state'] = !isTcp ? 'ANY'
         : (f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) !== 0 ? 'CLOSING'
           : (f & CT_FLAG_SEEN_NON_SYN) !== 0 ? 'ESTABLISHED' : 'SYN';
       let natText = '';
-      const w3 = keys[o + 3]!;
+      const w3 = keys[o + 3]! & KEY3_MASK;
       if (nat && ((w3 >>> 8) & TUPLE_F_IN) === 0) {
         const n = nat.findOut(w3 & 0xff, keys[o]!, keys[o + 1]!, keys[o + 2]! & 0xffff, keys[o + 2]! >>> 16);
         if (n >= 0) natText = `${ipText(nat.toAddrOf(n))}:${nat.toPortOf(n)}`;
@@ -383,10 +381,10 @@ export class Conntrack {
       rows.push({
         tuple: keyText(keys, o).trimEnd(),
         state,
-        lifetimeLeft: m.u32[s * W + LIFETIME]! - Math.floor(now),
-        txPackets: m.u32[s * W + TX_PACKETS]!,
+        lifetimeLeft: m.u32[(s << SHIFT) + LIFETIME]! - Math.floor(now),
+        txPackets: m.u32[(s << SHIFT) + TX_PACKETS]!,
         txBytes: m.f64[s * D + TX_BYTES]!,
-        rxPackets: m.u32[s * W + RX_PACKETS]!,
+        rxPackets: m.u32[(s << SHIFT) + RX_PACKETS]!,
         rxBytes: m.f64[s * D + RX_BYTES]!,
         nat: natText,
       });
@@ -405,9 +403,9 @@ export class Conntrack {
     void now;
     const lines: { k: Uint32Array; o: number; text: string }[] = [];
     for (const m of [this.tcp, this.any]) {
-      const keys = m.map.keys;
+      const keys = m.u32;
       for (const s of m.map.slots()) {
-        const o = s << 2;
+        const o = s << SHIFT;
         lines.push({ k: keys, o, text: keyText(keys, o) + valueText(m, s, profile) });
       }
     }
@@ -424,10 +422,10 @@ export class Conntrack {
 
   private countPacket(m: CtMap, s: number, dir: number, pktLen: number): void {
     if (this.profile === '1.10' && dir === CT_INGRESS) {
-      m.u32[s * W + RX_PACKETS]!++;
+      m.u32[(s << SHIFT) + RX_PACKETS]!++;
       m.f64[s * D + RX_BYTES]! += pktLen;
     } else {
-      m.u32[s * W + TX_PACKETS]!++;
+      m.u32[(s << SHIFT) + TX_PACKETS]!++;
       m.f64[s * D + TX_BYTES]! += pktLen;
     }
   }
@@ -447,7 +445,7 @@ export class Conntrack {
       else f |= dir === CT_INGRESS ? CT_FLAG_RX_CLOSING : CT_FLAG_TX_CLOSING;
       m.u16[s * H + FLAGS] = f;
       if ((f & (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) === (CT_FLAG_RX_CLOSING | CT_FLAG_TX_CLOSING)) {
-        m.u32[s * W + LIFETIME] = (t + this.opts.closeTimeout) >>> 0;
+        m.u32[(s << SHIFT) + LIFETIME] = (t + this.opts.closeTimeout) >>> 0;
       }
       return CT_ESTABLISHED;
     }
@@ -472,19 +470,19 @@ export class Conntrack {
     } else {
       lifetime = this.opts.lifetimeNonTcp;
     }
-    m.u32[s * W + LIFETIME] = (t + lifetime) >>> 0;
+    m.u32[(s << SHIFT) + LIFETIME] = (t + lifetime) >>> 0;
     const seen = tcpFlags & 0xff;
     if (dir === CT_INGRESS) {
       const acc = m.u8[s * CT_REC_BYTES + RX_FLAGS_SEEN]!;
-      if ((acc | seen) !== acc || m.u32[s * W + LAST_RX_REPORT]! + CT_REPORT_INTERVAL < t) {
+      if ((acc | seen) !== acc || m.u32[(s << SHIFT) + LAST_RX_REPORT]! + CT_REPORT_INTERVAL < t) {
         m.u8[s * CT_REC_BYTES + RX_FLAGS_SEEN] = acc | seen;
-        m.u32[s * W + LAST_RX_REPORT] = t;
+        m.u32[(s << SHIFT) + LAST_RX_REPORT] = t;
       }
     } else {
       const acc = m.u8[s * CT_REC_BYTES + TX_FLAGS_SEEN]!;
-      if ((acc | seen) !== acc || m.u32[s * W + LAST_TX_REPORT]! + CT_REPORT_INTERVAL < t) {
+      if ((acc | seen) !== acc || m.u32[(s << SHIFT) + LAST_TX_REPORT]! + CT_REPORT_INTERVAL < t) {
         m.u8[s * CT_REC_BYTES + TX_FLAGS_SEEN] = acc | seen;
-        m.u32[s * W + LAST_TX_REPORT] = t;
+        m.u32[(s << SHIFT) + LAST_TX_REPORT] = t;
       }
     }
   }
@@ -497,11 +495,12 @@ export class Conntrack {
  * number of NAT entries deleted.
  */
 export function purgeOrphanNat(nat: NatTable, ct: Conntrack): number {
-  const keys = nat.map.keys;
+  const keys = nat.map.rec;
+  const shift = nat.map.shift;
   let deleted = 0;
   for (const s of nat.map.slots()) {
-    const o = s << 2;
-    const w3 = keys[o + 3]!;
+    const o = s << shift;
+    const w3 = keys[o + 3]! & KEY3_MASK;
     const proto = w3 & 0xff;
     const isIn = ((w3 >>> 8) & TUPLE_F_IN) !== 0;
     const daddr = keys[o]!;
@@ -525,7 +524,7 @@ export function purgeOrphanNat(nat: NatTable, ct: Conntrack): number {
 
 /** The un-swapped tuple as the CLI prints it (with the trailing space Go leaves). */
 function keyText(keys: Uint32Array, o: number): string {
-  const w3 = keys[o + 3]!;
+  const w3 = keys[o + 3]! & KEY3_MASK;
   const flags = w3 >>> 8;
   // Stored daddr field = packet source (swap), ports as stored.
   const src = ipText(keys[o]!);
@@ -548,20 +547,20 @@ function valueText(m: CtMap, s: number, profile: Profile): string {
   let flagText = `Flags=${hexPad(f, 4)} [ `;
   for (const [bit, name] of profile === '1.10' ? FLAG_NAMES_V110 : FLAG_NAMES_V117) if ((f & bit) !== 0) flagText += name + ' ';
   flagText += ']';
-  const common = `RxFlagsSeen=${hexPad(m.u8[s * CT_REC_BYTES + RX_FLAGS_SEEN]!, 2)} LastRxReport=${m.u32[s * W + LAST_RX_REPORT]!} `;
-  const tx = `TxFlagsSeen=${hexPad(m.u8[s * CT_REC_BYTES + TX_FLAGS_SEEN]!, 2)} LastTxReport=${m.u32[s * W + LAST_TX_REPORT]!} `;
-  const tail = `${flagText} RevNAT=0 SourceSecurityID=${m.u32[s * W + SRC_SEC_ID]!} IfIndex=0`;
+  const common = `RxFlagsSeen=${hexPad(m.u8[s * CT_REC_BYTES + RX_FLAGS_SEEN]!, 2)} LastRxReport=${m.u32[(s << SHIFT) + LAST_RX_REPORT]!} `;
+  const tx = `TxFlagsSeen=${hexPad(m.u8[s * CT_REC_BYTES + TX_FLAGS_SEEN]!, 2)} LastTxReport=${m.u32[(s << SHIFT) + LAST_TX_REPORT]!} `;
+  const tail = `${flagText} RevNAT=0 SourceSecurityID=${m.u32[(s << SHIFT) + SRC_SEC_ID]!} IfIndex=0`;
   if (profile === '1.10') {
-    return `expires=${m.u32[s * W + LIFETIME]!} RxPackets=${m.u32[s * W + RX_PACKETS]!} RxBytes=${m.f64[s * D + RX_BYTES]!} ${common}`
-      + `TxPackets=${m.u32[s * W + TX_PACKETS]!} TxBytes=${m.f64[s * D + TX_BYTES]!} ${tx}${tail}`;
+    return `expires=${m.u32[(s << SHIFT) + LIFETIME]!} RxPackets=${m.u32[(s << SHIFT) + RX_PACKETS]!} RxBytes=${m.f64[s * D + RX_BYTES]!} ${common}`
+      + `TxPackets=${m.u32[(s << SHIFT) + TX_PACKETS]!} TxBytes=${m.f64[s * D + TX_BYTES]!} ${tx}${tail}`;
   }
-  return `expires=${m.u32[s * W + LIFETIME]!} Packets=${m.u32[s * W + TX_PACKETS]! + m.u32[s * W + RX_PACKETS]!} Bytes=${m.f64[s * D + TX_BYTES]! + m.f64[s * D + RX_BYTES]!} `
+  return `expires=${m.u32[(s << SHIFT) + LIFETIME]!} Packets=${m.u32[(s << SHIFT) + TX_PACKETS]! + m.u32[(s << SHIFT) + RX_PACKETS]!} Bytes=${m.f64[s * D + TX_BYTES]! + m.f64[s * D + RX_BYTES]!} `
     + `${common}${tx}${tail} BackendID=0`;
 }
 
 function compareCtKeys(ka: Uint32Array, oa: number, kb: Uint32Array, ob: number): number {
   return (ka[oa + 3]! & 0xff) - (kb[ob + 3]! & 0xff)
-    || (ka[oa + 3]! >>> 8) - (kb[ob + 3]! >>> 8)
+    || ((ka[oa + 3]! & KEY3_MASK) >>> 8) - ((kb[ob + 3]! & KEY3_MASK) >>> 8)
     || ka[oa]! - kb[ob]!
     || (ka[oa + 2]! & 0xffff) - (kb[ob + 2]! & 0xffff)
     || ka[oa + 1]! - kb[ob + 1]!

@@ -25,7 +25,7 @@
 
 import type { Rng } from './rng.ts';
 import { type Profile, profileConstants, DEFAULT_RESERVED_PORTS, NAT_PORT_MIN_DEFAULT, NAT_PORT_MAX_DEFAULT } from './profile.ts';
-import { TupleHash, BPF_ANY, BPF_NOEXIST, tupleWord2, tupleWord3, growU32, growI32 } from '../maps/tuple-hash.ts';
+import { TupleHash, BPF_ANY, BPF_NOEXIST, KEY3_MASK, tupleWord2, tupleWord3, growU32, growI32 } from '../maps/tuple-hash.ts';
 import type { RemotePortUsage, PortStrip } from '../../traces/stats.ts';
 
 export type { Profile } from './profile.ts';
@@ -123,12 +123,13 @@ export const RETRY_BUCKETS = 33;
 const FLAG_NEEDS_CT = 1;
 /** Set when the slot's entry is removed (see `val`). */
 const FLAG_DEAD = 2;
-/** Value record layout (see NatTable.val). */
-const NV = 4;
-const V_ADDR = 0;
-const V_PORT_FLAGS = 1;
-const V_CREATED = 2;
-const V_REV = 3;
+/** Value words in the map's records, after the 4 key words (see NatTable.val). */
+const NAT_VALUE_WORDS = 4;
+const NS = 3; // log2 of the u32 words per record
+const V_ADDR = 4;
+const V_PORT_FLAGS = 5;
+const V_CREATED = 6;
+const V_REV = 7;
 const W3_OUT_MASK = 0xff00;
 
 /** Go's u8proto names, as `cilium bpf nat|ct list` print them. */
@@ -187,8 +188,8 @@ export class NatTable {
   /** The map; read-only for dumps and the orphan purge. */
   readonly map: TupleHash;
   /**
-   * Values, one record of NV u32 words per slot, side by side so a hit costs one cache miss
-   * rather than one per field: [V_ADDR] to address, [V_PORT_FLAGS] to port | flags << 16,
+   * The map's records (`map.rec`, re-read when it grows): the key, then the value words, so
+   * a hit reads key and value from one cache line: [V_ADDR] to address, [V_PORT_FLAGS] to port | flags << 16,
    * [V_CREATED] creation second, [V_REV] (OUT entries) 1 + the slot where the flow's IN
    * entry was last seen, 0 for none: a hint that saves 1.17's per-packet reverse lookup
    * when it still holds that key (checked, so a stale hint only costs the lookup).
@@ -223,11 +224,12 @@ export class NatTable {
     this.map = new TupleHash(maxEntries, {
       lru: true,
       initialCapacity: initial,
-      onGrow: (cap) => this.growValues(cap),
+      valueWords: NAT_VALUE_WORDS,
+      onGrow: () => this.rebindRecords(),
       onEvict: (slot) => this.onRemove(slot),
     });
-    const cap = this.map.capacity;
-    this.val = new Uint32Array(cap * NV);
+    if (this.map.shift !== NS) throw new Error('nat: record layout out of step with TupleHash');
+    this.val = this.map.rec;
     this.remotes = new TupleHash(opts.maxRemotes ?? maxEntries, {
       lru: false,
       initialCapacity: Math.min(initial, 256),
@@ -270,9 +272,9 @@ export class NatTable {
     const s = this.map.lookup(daddr, saddr, w2, tupleWord3(proto, TUPLE_F_OUT));
     if (s >= 0) {
       const val = this.val;
-      const toAddr = val[s * NV + V_ADDR]!;
-      const toPort = val[s * NV + V_PORT_FLAGS]! & 0xffff;
-      const needsCt = ((val[s * NV + V_PORT_FLAGS]! >>> 16) & FLAG_NEEDS_CT) !== 0;
+      const toAddr = val[(s << NS) + V_ADDR]!;
+      const toPort = val[(s << NS) + V_PORT_FLAGS]! & 0xffff;
+      const needsCt = ((val[(s << NS) + V_PORT_FLAGS]! >>> 16) & FLAG_NEEDS_CT) !== 0;
       if (this.profile === '1.10') {
         out.toAddr = toAddr;
         out.toPort = toPort;
@@ -283,17 +285,17 @@ export class NatTable {
         const rk2 = tupleWord2(toPort, dport);
         const rk3 = tupleWord3(proto, TUPLE_F_IN);
         // Same result and LRU touch as map.lookup(), without the probe when the hint holds.
-        let r = val[s * NV + V_REV]! - 1;
-        if (r >= 0 && ((val[r * NV + V_PORT_FLAGS]! >>> 16) & FLAG_DEAD) === 0 && this.map.keyAt(r, toAddr, daddr, rk2, rk3)) {
+        let r = val[(s << NS) + V_REV]! - 1;
+        if (r >= 0 && ((val[(r << NS) + V_PORT_FLAGS]! >>> 16) & FLAG_DEAD) === 0 && this.map.keyAt(r, toAddr, daddr, rk2, rk3)) {
           this.map.touch(r);
         } else {
           r = this.map.lookup(toAddr, daddr, rk2, rk3);
         }
-        if (r < 0 || this.val[r * NV + V_ADDR] !== saddr || (this.val[r * NV + V_PORT_FLAGS]! & 0xffff) !== (sport & 0xffff)) {
+        if (r < 0 || this.val[(r << NS) + V_ADDR] !== saddr || (this.val[(r << NS) + V_PORT_FLAGS]! & 0xffff) !== (sport & 0xffff)) {
           // The reverse entry was evicted (or taken over): re-create it so replies find the flow.
           r = this.putReverse(proto, daddr, dport, toAddr, toPort, saddr, sport, needsCt, now, BPF_ANY);
         }
-        this.val[s * NV + V_REV] = r >= 0 ? r + 1 : 0;
+        this.val[(s << NS) + V_REV] = r >= 0 ? r + 1 : 0;
         out.toAddr = toAddr;
         out.toPort = toPort;
         out.needsCt = needsCt;
@@ -352,7 +354,7 @@ export class NatTable {
               const o = this.map.insert(daddr, saddr, ow2, ok3, BPF_NOEXIST);
               if (o >= 0) {
                 this.writeValue(o, addr, port, now, flag);
-                this.val[o * NV + V_REV] = r + 1;
+                this.val[(o << NS) + V_REV] = r + 1;
                 ok = true;
                 break;
               }
@@ -365,7 +367,7 @@ export class NatTable {
             const o = this.map.insert(daddr, saddr, ow2, ok3, BPF_NOEXIST);
             if (o >= 0) {
               this.writeValue(o, addr, port, now, flag);
-              this.val[o * NV + V_REV] = r + 1;
+              this.val[(o << NS) + V_REV] = r + 1;
               ok = true;
             } else {
               this.deleteSlot(r);
@@ -405,9 +407,9 @@ export class NatTable {
     out.inRange = true;
     const r = this.map.lookup(daddr >>> 0, saddr >>> 0, tupleWord2(dport, sport), tupleWord3(proto, TUPLE_F_IN));
     if (r < 0) return false;
-    out.toAddr = this.val[r * NV + V_ADDR]!;
-    out.toPort = this.val[r * NV + V_PORT_FLAGS]! & 0xffff;
-    out.needsCt = ((this.val[r * NV + V_PORT_FLAGS]! >>> 16) & FLAG_NEEDS_CT) !== 0;
+    out.toAddr = this.val[(r << NS) + V_ADDR]!;
+    out.toPort = this.val[(r << NS) + V_PORT_FLAGS]! & 0xffff;
+    out.needsCt = ((this.val[(r << NS) + V_PORT_FLAGS]! >>> 16) & FLAG_NEEDS_CT) !== 0;
     return true;
   }
 
@@ -423,9 +425,9 @@ export class NatTable {
     out.inRange = true;
     const s = this.map.lookup(daddr >>> 0, saddr >>> 0, tupleWord2(dport, sport), tupleWord3(proto, TUPLE_F_OUT));
     if (s < 0) return false;
-    out.toAddr = this.val[s * NV + V_ADDR]!;
-    out.toPort = this.val[s * NV + V_PORT_FLAGS]! & 0xffff;
-    out.needsCt = ((this.val[s * NV + V_PORT_FLAGS]! >>> 16) & FLAG_NEEDS_CT) !== 0;
+    out.toAddr = this.val[(s << NS) + V_ADDR]!;
+    out.toPort = this.val[(s << NS) + V_PORT_FLAGS]! & 0xffff;
+    out.needsCt = ((this.val[(s << NS) + V_PORT_FLAGS]! >>> 16) & FLAG_NEEDS_CT) !== 0;
     return true;
   }
 
@@ -475,7 +477,7 @@ export class NatTable {
       return false;
     }
     this.writeValue(o, toAddr >>> 0, toPort, now, flag);
-    this.val[o * NV + V_REV] = r + 1;
+    this.val[(o << NS) + V_REV] = r + 1;
     return true;
   }
 
@@ -528,16 +530,16 @@ export class NatTable {
 
   /** Value accessors by slot, for dumps and the orphan purge. */
   toAddrOf(slot: number): number {
-    return this.val[slot * NV + V_ADDR]!;
+    return this.val[(slot << NS) + V_ADDR]!;
   }
   toPortOf(slot: number): number {
-    return this.val[slot * NV + V_PORT_FLAGS]! & 0xffff;
+    return this.val[(slot << NS) + V_PORT_FLAGS]! & 0xffff;
   }
   createdOf(slot: number): number {
-    return this.val[slot * NV + V_CREATED]!;
+    return this.val[(slot << NS) + V_CREATED]!;
   }
   needsCtOf(slot: number): boolean {
-    return ((this.val[slot * NV + V_PORT_FLAGS]! >>> 16) & FLAG_NEEDS_CT) !== 0;
+    return ((this.val[(slot << NS) + V_PORT_FLAGS]! >>> 16) & FLAG_NEEDS_CT) !== 0;
   }
 
   /**
@@ -547,19 +549,20 @@ export class NatTable {
    * v1.10: `... Created=12sec HostLocal=0`.
    */
   format(now: number, profile: Profile = this.profile): string {
-    const keys = this.map.keys;
+    const keys = this.val;
     const slots = Array.from(this.map.slots());
     slots.sort((a, b) => compareNatKeys(keys, a, b));
     const nowSec = Math.floor(now);
     let text = '';
     for (const s of slots) {
-      const o = s << 2;
+      const o = s << NS;
       const daddr = keys[o]!;
       const saddr = keys[o + 1]!;
       const dport = keys[o + 2]! >>> 16;
       const sport = keys[o + 2]! & 0xffff;
-      const proto = keys[o + 3]! & 0xff;
-      const isIn = ((keys[o + 3]! >>> 8) & TUPLE_F_IN) !== 0;
+      const w3 = keys[o + 3]! & KEY3_MASK;
+      const proto = w3 & 0xff;
+      const isIn = ((w3 >>> 8) & TUPLE_F_IN) !== 0;
       const age = Math.max(0, nowSec - this.createdOf(s));
       const flag = this.needsCtOf(s) ? 1 : 0;
       text += `${protoName(proto)} ${isIn ? 'IN' : 'OUT'} ${ipText(saddr)}:${sport} -> ${ipText(daddr)}:${dport} `
@@ -573,10 +576,11 @@ export class NatTable {
   /** Port usage per {egress IP, proto, remote ip:port}, sorted; counters are kept incrementally. */
   remoteUsage(): RemoteUsageRow[] {
     const rows: RemoteUsageRow[] = [];
-    const keys = this.remotes.keys;
+    const keys = this.remotes.rec;
+    const shift = this.remotes.shift;
     const rangeSize = this.maxPort - this.minPort + 1;
     for (const g of this.remotes.slots()) {
-      const o = g << 2;
+      const o = g << shift;
       const egressAddr = keys[o]!;
       const remoteAddr = keys[o + 1]!;
       const proto = keys[o + 2]! >>> 16;
@@ -604,14 +608,14 @@ export class NatTable {
 
   /** Ports in use now towards one remote from one SNAT address (sorted). Scans the map: call at dashboard rate, not per packet. */
   portsInUse(egressAddr: number, proto: number, remoteAddr: number, remotePort: number): number[] {
-    const keys = this.map.keys;
+    const keys = this.val;
     const k3 = tupleWord3(proto, TUPLE_F_IN);
     const ports: number[] = [];
     egressAddr >>>= 0;
     remoteAddr >>>= 0;
     for (let s = this.map.newest(); s >= 0; s = this.map.older(s)) {
-      const o = s << 2;
-      if (keys[o + 3] === k3 && keys[o] === egressAddr && keys[o + 1] === remoteAddr && (keys[o + 2]! & 0xffff) === remotePort) {
+      const o = s << NS;
+      if ((keys[o + 3]! & KEY3_MASK) === k3 && keys[o] === egressAddr && keys[o + 1] === remoteAddr && (keys[o + 2]! & 0xffff) === remotePort) {
         ports.push(keys[o + 2]! >>> 16);
       }
     }
@@ -624,10 +628,10 @@ export class NatTable {
       || a.remoteAddr - b.remoteAddr || a.remotePort - b.remotePort || a.proto - b.proto).slice(0, limit);
     const strips = top.map((r) => ({ egressIp: r.egressIp, remote: r.remote, min: this.minPort, max: this.maxPort, ports: [] as number[] }));
     if (top.length === 0) return strips;
-    const keys = this.map.keys;
+    const keys = this.val;
     for (let s = this.map.newest(); s >= 0; s = this.map.older(s)) {
-      const o = s << 2;
-      const w3 = keys[o + 3]!;
+      const o = s << NS;
+      const w3 = keys[o + 3]! & KEY3_MASK;
       if ((w3 >>> 8) !== TUPLE_F_IN) continue;
       for (let i = 0; i < top.length; i++) {
         const r = top[i]!;
@@ -643,7 +647,7 @@ export class NatTable {
 
   /** Bytes held by this table's typed arrays (map, values, usage table). */
   byteSize(): number {
-    return this.map.byteSize() + this.val.byteLength
+    return this.map.byteSize()
       + this.reserved.byteLength + this.remotes.byteSize() + this.rInUse.byteLength * 4 + this.rHist.byteLength + this.histPool.byteLength;
   }
 
@@ -665,7 +669,7 @@ export class NatTable {
   }
 
   private writeValue(s: number, addr: number, port: number, now: number, flag: boolean): void {
-    const o = s * NV;
+    const o = s << NS;
     this.val[o + V_ADDR] = addr;
     this.val[o + V_PORT_FLAGS] = (port & 0xffff) | ((flag ? FLAG_NEEDS_CT : 0) << 16);
     this.val[o + V_CREATED] = Math.floor(now);
@@ -675,10 +679,10 @@ export class NatTable {
   /** Before a slot goes (delete or LRU eviction): keep in-use counts per remote right. */
   private onRemove(slot: number): void {
     // A freed slot keeps its key bytes: the mark stops a V_REV hint from matching it.
-    this.val[slot * NV + V_PORT_FLAGS]! |= FLAG_DEAD << 16;
-    const keys = this.map.keys;
-    const o = slot << 2;
-    const w3 = keys[o + 3]!;
+    this.val[(slot << NS) + V_PORT_FLAGS]! |= FLAG_DEAD << 16;
+    const keys = this.val;
+    const o = slot << NS;
+    const w3 = keys[o + 3]! & KEY3_MASK;
     if (((w3 & W3_OUT_MASK) >>> 8) !== TUPLE_F_IN) return;
     const g = this.remotes.peek(keys[o]!, keys[o + 1]!, (((w3 & 0xff) << 16) | (keys[o + 2]! & 0xffff)) >>> 0, 0);
     if (g >= 0 && this.rInUse[g]! > 0) this.rInUse[g]!--;
@@ -710,8 +714,8 @@ export class NatTable {
     return h + 1;
   }
 
-  private growValues(cap: number): void {
-    this.val = growU32(this.val, cap * NV);
+  private rebindRecords(): void {
+    this.val = this.map.rec;
   }
 
   private growRemotes(cap: number): void {
@@ -729,10 +733,10 @@ export function remoteText(proto: number, addr: number, port: number): string {
 }
 
 function compareNatKeys(keys: Uint32Array, a: number, b: number): number {
-  const oa = a << 2;
-  const ob = b << 2;
+  const oa = a << NS;
+  const ob = b << NS;
   return (keys[oa + 3]! & 0xff) - (keys[ob + 3]! & 0xff)
-    || (keys[oa + 3]! >>> 8) - (keys[ob + 3]! >>> 8)
+    || ((keys[oa + 3]! & KEY3_MASK) >>> 8) - ((keys[ob + 3]! & KEY3_MASK) >>> 8)
     || keys[oa + 1]! - keys[ob + 1]!
     || (keys[oa + 2]! & 0xffff) - (keys[ob + 2]! & 0xffff)
     || keys[oa]! - keys[ob]!

@@ -13,17 +13,26 @@
  *  word 2: dport << 16 | sport        word 3: flags << 8 | nexthdr
  * ```
  *
- * Storage is struct-of-arrays so a million entries are a handful of typed arrays and no
- * objects: keys interleaved in one Uint32Array (4 words per slot), the LRU list as
- * Int32Array links. The index is an open-addressing table (linear probing, load at most
- * 1/2) of {slot, full 32-bit hash} pairs: a lookup is memory-bound, and this way a miss
- * costs one cache line (chains cost one miss per element) and a hit reads the key only
- * when the stored hash already matches. Deletion shifts the following run back (no
- * tombstones), so the table never degrades. The map only owns keys; an owner keeps its values in its own
- * typed arrays indexed by the same slot number and is told when the capacity grows
- * (`onGrow`) and when an entry is evicted (`onEvict`). Capacity grows by doubling up to
- * `maxEntries`, so a small replay does not allocate 500k slots up front. Slot numbers are
- * stable for the life of an entry (growing copies, it does not move entries).
+ * Storage is a handful of typed arrays and no objects, laid out for memory latency: with
+ * 100k+ live entries a probe is a cache (and TLB) miss, and a lookup costs about as many
+ * misses as it has loads that depend on one another.
+ * - One record per slot, `stride` u32 words (a power of two): the key in words 0-3, then
+ *   the owner's value words (`valueWords`, read and written by the owner at
+ *   `(slot << shift) + KEY_WORDS + i`). A hit reads key and value in the same line(s).
+ * - The LRU reference bit lives in the free high half of key word 3 (`REF_BIT`), so a hit's
+ *   touch writes the line it has just read. Readers of word 3 mask with `KEY3_MASK`.
+ * - The index is an open-addressing table (linear probing, load at most 1/2) of one u32 per
+ *   bucket: the slot in the low `slotBits` bits, the hash's top bits above as a tag (0 =
+ *   empty). A miss usually ends in its home bucket without reading a record; a hit reads
+ *   the one record whose tag matches. So a hit is two dependent misses (bucket, record)
+ *   and a miss one. A byte per bucket keeps the distance from the home bucket, so that
+ *   deletion (backward shift, no tombstones: the table never degrades) moves index entries
+ *   without reading their records.
+ * The owner is told when the slots grow (`onGrow`: re-read `rec`, re-make any other views
+ * of its buffer) and when an entry is evicted (`onEvict`). Slots grow 4-fold up to
+ * `maxEntries`, so a small replay does not allocate 500k slots up front; the index doubles
+ * with the live entries. Slot numbers are stable for the life of an entry (growing copies,
+ * it does not move entries), so owners may hold them across inserts.
  *
  * LRU order is the kernel's approximation, not a strict move-to-front: new entries go to
  * the head, a lookup hit sets a reference bit, and eviction takes the tail after giving
@@ -43,16 +52,35 @@ export const MAP_EEXIST = -1;
 export const MAP_E2BIG = -2;
 
 const NIL = -1;
+/** prev[] of a slot on the free list (live slots have a slot or NIL there). */
+const FREE = -2;
 const DEFAULT_INITIAL_CAPACITY = 1024;
+/**
+ * Slots grow 4-fold: each grow copies every record, so fewer, bigger steps copy a third as
+ * much as doubling does. Slots handed out are touched; the unused tail of the buffer is
+ * not (fresh pages are not resident until written).
+ */
+const GROW_FACTOR = 4;
+/** dist[] value meaning "255 or more": deletion then recomputes the home bucket from the key. */
+const MAX_DIST = 255;
+
+/** Key words at the start of every record. */
+export const KEY_WORDS = 4;
+/** The map's LRU reference bit, in key word 3 (the key uses its low 16 bits only). */
+export const REF_BIT = 0x10000;
+/** Mask of key word 3's key bits. */
+export const KEY3_MASK = 0xffff;
 
 export interface TupleHashOptions {
   /** LRU hash (evict the least recently used entry when full). Default true. */
   lru?: boolean;
   /** Slots allocated up front (rounded to a power of two, capped at maxEntries). Default 1024. */
   initialCapacity?: number;
-  /** Called after the key arrays grew; the owner grows its value arrays to `capacity`. */
+  /** u32 words of the owner's value in each slot's record, after the key. Default 0. */
+  valueWords?: number;
+  /** Called after the records grew (and moved to a new buffer); the owner re-reads `rec`. */
   onGrow?: (capacity: number) => void;
-  /** Called before an LRU eviction frees `slot` (the key is still readable). */
+  /** Called before an LRU eviction frees `slot` (the key and value are still readable). */
   onEvict?: (slot: number) => void;
 }
 
@@ -66,8 +94,8 @@ export function tupleWord2(dport: number, sport: number): number {
   return (((dport & 0xffff) << 16) | (sport & 0xffff)) >>> 0;
 }
 
-/** murmur3-style finaliser over the four key words. */
-function hash4(a: number, b: number, c: number, d: number): number {
+/** murmur3-style finaliser over the four key words (exported for tests that need colliding keys). */
+export function hash4(a: number, b: number, c: number, d: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0xcc9e2d51);
   h = Math.imul(h ^ (h >>> 15) ^ b, 0x1b873593);
   h = Math.imul(h ^ (h >>> 13) ^ c, 0x85ebca6b);
@@ -75,6 +103,7 @@ function hash4(a: number, b: number, c: number, d: number): number {
   h ^= h >>> 16;
   return h;
 }
+
 
 function nextPow2(n: number): number {
   let p = 1;
@@ -85,8 +114,15 @@ function nextPow2(n: number): number {
 export class TupleHash {
   readonly maxEntries: number;
   readonly lru: boolean;
-  /** 4 words per slot, see the module doc. Read by owners for dumps; do not write. */
-  keys: Uint32Array;
+  /** u32 words per record (a power of two) and its log2. */
+  readonly stride: number;
+  readonly shift: number;
+  /**
+   * One record per slot, `stride` words: key words 0-3 (word 3's high half holds REF_BIT),
+   * then the owner's value words. Owners read and write their values here; nobody but the
+   * map writes the key words. Replaced when the map grows (see onGrow).
+   */
+  rec: Uint32Array;
   /** Live entries. */
   size = 0;
   /** Slots allocated now (grows up to maxEntries). */
@@ -94,12 +130,15 @@ export class TupleHash {
   /** Entries evicted by LRU since creation. */
   evictions = 0;
 
-  /** Open-addressing index: [slot, hash] per bucket, slot NIL when empty. */
-  private table: Int32Array;
+  /** Index: per bucket 0 (empty) or tag << slotBits | slot, the tag being the hash's top bits (never 0). */
+  private index: Uint32Array;
+  /** Per bucket: how far its entry sits from its home bucket, saturated at 255 (deletion reads this, not the records). */
+  private dist: Uint8Array;
   private mask: number;
-  private prev: Int32Array; // LRU list, towards the most recently used
+  private readonly slotBits: number;
+  private readonly slotMask: number;
+  private prev: Int32Array; // LRU list, towards the most recently used; FREE for free slots
   private next: Int32Array; // LRU list, towards the least recently used; for free slots, next free slot
-  private ref: Uint8Array; // referenced since it last reached the head (second chance)
   private head = NIL; // most recently used
   private tail = NIL; // least recently used
   private freeHead = NIL;
@@ -113,76 +152,133 @@ export class TupleHash {
     this.lru = opts.lru ?? true;
     this.onGrow = opts.onGrow;
     this.onEvict = opts.onEvict;
+    this.stride = nextPow2(KEY_WORDS + Math.max(0, opts.valueWords ?? 0));
+    this.slotBits = Math.max(1, Math.ceil(Math.log2(maxEntries)));
+    this.slotMask = 2 ** this.slotBits - 1;
+    this.shift = Math.log2(this.stride);
     this.capacity = Math.min(maxEntries, nextPow2(Math.max(1, opts.initialCapacity ?? DEFAULT_INITIAL_CAPACITY)));
-    this.keys = new Uint32Array(this.capacity * 4);
+    this.rec = new Uint32Array(this.capacity << this.shift);
     this.prev = new Int32Array(this.capacity);
     this.next = new Int32Array(this.capacity);
-    this.ref = new Uint8Array(this.capacity);
     const nb = bucketsFor(this.capacity);
-    this.table = new Int32Array(nb * 2).fill(NIL);
+    this.index = new Uint32Array(nb);
+    this.dist = new Uint8Array(nb);
     this.mask = nb - 1;
+  }
+
+  /** The tag of a hash: its bits above slotBits (the bucket comes from the low bits), never 0. */
+  private tagOf(h: number): number {
+    return (h >>> this.slotBits) || 1;
   }
 
   /** Slot of the key, or -1. Does not count as a use for LRU (like a dump walk). */
   peek(k0: number, k1: number, k2: number, k3: number): number {
-    const keys = this.keys;
-    const table = this.table;
-    const mask = this.mask;
     const h = hash4(k0, k1, k2, k3);
-    let i = h & mask;
-    for (;;) {
-      const s = table[i << 1]!;
-      if (s === NIL) return NIL;
-      if (table[(i << 1) + 1] === h) {
-        const o = s << 2;
-        if (keys[o] === k0 && keys[o + 1] === k1 && keys[o + 2] === k2 && keys[o + 3] === k3) return s;
-      }
-      i = (i + 1) & mask;
-    }
+    const e = this.index[h & this.mask]!;
+    return e === 0 ? NIL : this.probe(h, e, k0, k1, k2, k3);
   }
 
   /**
    * Slot of the key, or -1 (bpf_map_lookup_elem). A hit sets the entry's reference bit, as
    * the kernel's BPF LRU does; eviction gives referenced entries a second chance (moves
-   * them to the head, clearing the bit). One byte write per hit instead of relinking the list.
+   * them to the head, clearing the bit). One bit in the record's line instead of relinking the list.
    */
   lookup(k0: number, k1: number, k2: number, k3: number): number {
     const s = this.peek(k0, k1, k2, k3);
-    if (s !== NIL) this.ref[s] = 1;
+    if (s !== NIL) this.touch(s);
     return s;
+  }
+
+  /**
+   * lookup() of key A, then, if A is absent, lookup() of key B: the slot found or -1, and
+   * `lastPairB` tells which key it was. The same result and LRU touches as the two calls;
+   * faster because both home buckets are loaded before either is examined, so the two
+   * cache misses overlap instead of following each other (conntrack's reply-then-forward).
+   */
+  lookupPair(a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number): number {
+    const ha = hash4(a0, a1, a2, a3);
+    const hb = hash4(b0, b1, b2, b3);
+    const index = this.index;
+    const mask = this.mask;
+    const ea = index[ha & mask]!;
+    const eb = index[hb & mask]!;
+    let s = ea === 0 ? NIL : this.probe(ha, ea, a0, a1, a2, a3);
+    this.lastPairB = false;
+    if (s === NIL) {
+      if (eb === 0) return NIL;
+      s = this.probe(hb, eb, b0, b1, b2, b3);
+      if (s === NIL) return NIL;
+      this.lastPairB = true;
+    }
+    this.touch(s);
+    return s;
+  }
+
+  /** Which key lookupPair() found: false A (or none), true B. */
+  lastPairB = false;
+
+  /** The probe of peek() from a non-empty home bucket entry `e` of hash `h`. */
+  private probe(h: number, e: number, k0: number, k1: number, k2: number, k3: number): number {
+    const index = this.index;
+    const mask = this.mask;
+    const slotBits = this.slotBits;
+    const tag = (h >>> slotBits) || 1;
+    const rec = this.rec;
+    let i = h & mask;
+    for (;;) {
+      if (e >>> slotBits === tag) {
+        const s = e & this.slotMask;
+        const o = s << this.shift;
+        if (rec[o] === k0 && rec[o + 1] === k1 && rec[o + 2] === k2 && (rec[o + 3]! & KEY3_MASK) === k3) return s;
+      }
+      i = (i + 1) & mask;
+      e = index[i]!;
+      if (e === 0) return NIL;
+    }
   }
 
   /** Whether live-or-freed `slot` holds exactly this key (for owners that keep slot hints; they track liveness). */
   keyAt(slot: number, k0: number, k1: number, k2: number, k3: number): boolean {
     if (slot >= this.highWater) return false;
-    const o = slot << 2;
-    const keys = this.keys;
-    return keys[o] === k0 && keys[o + 1] === k1 && keys[o + 2] === k2 && keys[o + 3] === k3;
+    const o = slot << this.shift;
+    const rec = this.rec;
+    return rec[o] === k0 && rec[o + 1] === k1 && rec[o + 2] === k2 && (rec[o + 3]! & KEY3_MASK) === k3;
   }
 
   /** What a lookup() hit does to a live slot (sets its LRU reference bit). */
   touch(slot: number): void {
-    this.ref[slot] = 1;
+    const o = (slot << this.shift) + 3;
+    const w = this.rec[o]!;
+    // Written only when it changes: a line that is only read stays clean.
+    if (w < REF_BIT) this.rec[o] = w | REF_BIT;
+  }
+
+  /** Key word `i` (0-3) of a slot, word 3 without the map's bits (for dumps). */
+  keyWord(slot: number, i: number): number {
+    const w = this.rec[(slot << this.shift) + i]!;
+    return i === 3 ? w & KEY3_MASK : w;
   }
 
   /**
    * bpf_map_update_elem. Returns the slot (new or, with BPF_ANY, existing; check
    * `lastInsertNew`), MAP_EEXIST when BPF_NOEXIST finds the key, MAP_E2BIG when a non-LRU
-   * map is full. The owner writes the value into its arrays at the returned slot.
+   * map is full. The owner writes the value into the record at the returned slot (a new
+   * slot's value words hold whatever the slot held last).
    */
   insert(k0: number, k1: number, k2: number, k3: number, flags: number): number {
     const existing = this.peek(k0, k1, k2, k3);
     if (existing !== NIL) {
       this.lastInsertNew = false;
       if (flags === BPF_NOEXIST) return MAP_EEXIST;
-      this.ref[existing] = 1;
+      this.touch(existing);
       return existing;
     }
     if (this.size >= this.maxEntries) {
       if (!this.lru) return MAP_E2BIG;
       this.evictTail();
-    } else if (this.freeHead === NIL && this.highWater >= this.capacity) {
-      this.grow();
+    } else {
+      if (this.freeHead === NIL && this.highWater >= this.capacity) this.grow();
+      if (this.size >= (this.mask + 1) >>> 1) this.growIndex();
     }
     let s: number;
     if (this.freeHead !== NIL) {
@@ -191,13 +287,13 @@ export class TupleHash {
     } else {
       s = this.highWater++;
     }
-    const o = s << 2;
-    this.keys[o] = k0;
-    this.keys[o + 1] = k1;
-    this.keys[o + 2] = k2;
-    this.keys[o + 3] = k3;
+    const rec = this.rec;
+    const o = s << this.shift;
+    rec[o] = k0;
+    rec[o + 1] = k1;
+    rec[o + 2] = k2;
+    rec[o + 3] = k3 & KEY3_MASK; // reference bit clear
     this.place(s, hash4(k0, k1, k2, k3));
-    this.ref[s] = 0;
     this.linkHead(s);
     this.size++;
     this.lastInsertNew = true;
@@ -217,27 +313,31 @@ export class TupleHash {
 
   /** Removes a live slot. */
   deleteSlot(s: number): void {
-    const o = s << 2;
-    const table = this.table;
+    const index = this.index;
     const mask = this.mask;
-    let i = hash4(this.keys[o]!, this.keys[o + 1]!, this.keys[o + 2]!, this.keys[o + 3]!) & mask;
-    while (table[i << 1] !== s) i = (i + 1) & mask;
+    const slotMask = this.slotMask;
+    const dist = this.dist;
+    let i = this.hashOf(s) & mask;
+    while (index[i] === 0 || (index[i]! & slotMask) !== s) i = (i + 1) & mask;
     // Backward-shift deletion: move later members of the run into the hole when their home
     // bucket does not lie (cyclically) between the hole and their position.
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const sj = table[j << 1]!;
-      if (sj === NIL) break;
-      const home = table[(j << 1) + 1]! & mask;
-      if (((j - home) & mask) >= ((j - i) & mask)) {
-        table[i << 1] = sj;
-        table[(i << 1) + 1] = table[(j << 1) + 1]!;
+      const e = index[j]!;
+      if (e === 0) break;
+      let d = dist[j]!;
+      if (d === MAX_DIST) d = (j - this.hashOf(e & slotMask)) & mask;
+      const gap = (j - i) & mask;
+      if (d >= gap) {
+        index[i] = e;
+        dist[i] = Math.min(d - gap, MAX_DIST);
         i = j;
       }
     }
-    table[i << 1] = NIL;
+    index[i] = 0;
     this.unlink(s);
+    this.prev[s] = FREE;
     this.next[s] = this.freeHead;
     this.freeHead = s;
     this.size--;
@@ -272,31 +372,45 @@ export class TupleHash {
   }
 
   clear(): void {
-    this.table.fill(NIL);
+    this.index.fill(0);
     this.head = this.tail = this.freeHead = NIL;
     this.highWater = 0;
     this.size = 0;
   }
 
-  /** Bytes held by this map's typed arrays (keys, LRU links, index). */
+  /** Bytes held by this map's typed arrays (records with the owner's values, LRU links, index). */
   byteSize(): number {
-    return this.keys.byteLength + this.prev.byteLength + this.next.byteLength + this.ref.byteLength + this.table.byteLength;
+    return this.rec.byteLength + this.prev.byteLength + this.next.byteLength + this.index.byteLength + this.dist.byteLength;
+  }
+
+  private hashOf(s: number): number {
+    const rec = this.rec;
+    const o = s << this.shift;
+    return hash4(rec[o]!, rec[o + 1]!, rec[o + 2]!, rec[o + 3]! & KEY3_MASK);
   }
 
   /** Puts `s` (hash `h`) in the first free bucket of its run. */
   private place(s: number, h: number): void {
-    const table = this.table;
+    const index = this.index;
     const mask = this.mask;
     let i = h & mask;
-    while (table[i << 1] !== NIL) i = (i + 1) & mask;
-    table[i << 1] = s;
-    table[(i << 1) + 1] = h;
+    let d = 0;
+    while (index[i] !== 0) {
+      i = (i + 1) & mask;
+      d++;
+    }
+    index[i] = (this.tagOf(h) * (this.slotMask + 1) + s) >>> 0;
+    this.dist[i] = Math.min(d, MAX_DIST);
   }
 
   private evictTail(): void {
-    while (this.ref[this.tail] === 1) {
+    const rec = this.rec;
+    for (;;) {
       const t = this.tail;
-      this.ref[t] = 0;
+      const o = (t << this.shift) + 3;
+      const w = rec[o]!;
+      if (w < REF_BIT) break;
+      rec[o] = w & KEY3_MASK;
       this.moveToHead(t);
     }
     const s = this.tail;
@@ -305,28 +419,31 @@ export class TupleHash {
     this.deleteSlot(s);
   }
 
+  /** More slots: GROW_FACTOR times as many, up to maxEntries. Copies; slots stay where they are. */
   private grow(): void {
-    const cap = Math.min(this.maxEntries, this.capacity * 2);
-    const keys = new Uint32Array(cap * 4);
-    keys.set(this.keys);
-    this.keys = keys;
+    const cap = Math.min(this.maxEntries, this.capacity * GROW_FACTOR);
+    const rec = new Uint32Array(cap << this.shift);
+    rec.set(this.rec);
+    this.rec = rec;
     this.prev = copyInt32(this.prev, cap);
     this.next = copyInt32(this.next, cap);
-    const ref = new Uint8Array(cap);
-    ref.set(this.ref);
-    this.ref = ref;
     this.capacity = cap;
-    const nb = bucketsFor(cap);
-    if (nb * 2 !== this.table.length) {
-      // Rehash live entries into the larger index; slots stay where they are.
-      this.table = new Int32Array(nb * 2).fill(NIL);
-      this.mask = nb - 1;
-      for (let s = this.head; s !== NIL; s = this.next[s]!) {
-        const o = s << 2;
-        this.place(s, hash4(keys[o]!, keys[o + 1]!, keys[o + 2]!, keys[o + 3]!));
-      }
-    }
     if (this.onGrow) this.onGrow(cap);
+  }
+
+  /**
+   * Twice the buckets, when the live entries reach half of them. The index follows the
+   * entries, not the slots, so it stays as dense as the load allows (a quarter of the
+   * slots can be unused after a grow()).
+   */
+  private growIndex(): void {
+    const nb = (this.mask + 1) * 2;
+    this.index = new Uint32Array(nb);
+    this.dist = new Uint8Array(nb);
+    this.mask = nb - 1;
+    // Slot order reads the records sequentially.
+    const prev = this.prev;
+    for (let s = 0; s < this.highWater; s++) if (prev[s] !== FREE) this.place(s, this.hashOf(s));
   }
 
   private linkHead(s: number): void {

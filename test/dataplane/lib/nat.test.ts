@@ -431,4 +431,25 @@ describe('LRU and per-remote usage', () => {
     expect(strips[0]!.ports).toEqual([...strips[0]!.ports].sort((a, b) => a - b));
     expect(strips[0]!.ports).toContain(CLIENT_PORT);
   });
+
+  it('dumps and usage scans read the same after lookups touched the entries (LRU reference bits)', () => {
+    const nat = new NatTable(1024, '1.17');
+    const out = newSnatResult();
+    const rng = new Rng(3);
+    const send = () => {
+      for (let i = 0; i < 5; i++) nat.snatV4Nat(IPPROTO_TCP, CLIENT_IP + i, EXTERNAL_SVC_IP, CLIENT_PORT, EXTERNAL_SVC_PORT, target(), NOW, rng, out);
+    };
+    send();
+    const dump = nat.format(NOW + 1);
+    const ports = nat.portsInUse(EGRESS_IP, IPPROTO_TCP, EXTERNAL_SVC_IP, EXTERNAL_SVC_PORT);
+    const strips = nat.portStrips(1);
+    expect(ports).toHaveLength(5);
+    // Second packets: OUT hits and IN touches set the reference bits of all ten entries.
+    send();
+    for (const p of ports) nat.snatV4RevNat(IPPROTO_TCP, EXTERNAL_SVC_IP, EGRESS_IP, EXTERNAL_SVC_PORT, p, NOW, out);
+    expect(nat.format(NOW + 1)).toBe(dump);
+    expect(nat.portsInUse(EGRESS_IP, IPPROTO_TCP, EXTERNAL_SVC_IP, EXTERNAL_SVC_PORT)).toEqual(ports);
+    expect(nat.portStrips(1)).toEqual(strips);
+    expect(nat.remoteUsage()[0]!.inUse).toBe(5);
+  });
 });
