@@ -21,6 +21,13 @@
  * node's host stack), sent (out of an eth0 to the world), dropped (a Cilium drop code) or
  * ignored (not replayed). With no observer the per-packet path allocates nothing and
  * builds no strings.
+ *
+ * Without a hop observer nobody sees a frame's bytes outside the IP packet, so the engine
+ * skips what only captures would show: Ethernet addresses are not written (`Skb.l2`), and a
+ * record passed with `injectRecord` is worked on where it lies instead of being copied.
+ * Tunnelling is always done for real (outer headers built, then parsed and stripped by the
+ * peer), so the benchmark's "dataplane alone" does the work the model describes. Counters, drops and events are the same either way
+ * (test/dataplane/engine-fastpath.test.ts replays the golden scenarios both ways).
  */
 
 import type { FlowEvent } from '../traces/events.ts';
@@ -56,6 +63,7 @@ import {
 import { ipToString } from './packet/addr.ts';
 import {
   buildEnv,
+  lenientMacBytes,
   DEV_ETH0,
   DEV_TUNNEL,
   IPC_ENDPOINT,
@@ -75,6 +83,7 @@ import { fromContainer, toContainer, tupleText } from './programs/lxc.ts';
 import { fromOverlay, toOverlay } from './programs/overlay.ts';
 import { fromHost, fromNetdev, toNetdev } from './programs/host.ts';
 import { ExternalHost, type AnswerSink } from './external.ts';
+import { AddrIndex } from './lib/addr-index.ts';
 
 export interface DataplaneOptions {
   topology: Topology;
@@ -177,12 +186,13 @@ export class Dataplane {
   private readonly profile: Profile;
   private readonly seed: number;
   private readonly allocatorName: string;
-  private readonly hosts = new Map<number, ExternalHost>();
+  /** External hosts by address (index into hostList). */
+  private readonly hosts: AddrIndex;
   private readonly hostList: ExternalHost[] = [];
   private readonly decap: DecapResult = { innerOff: 0, vni: 0, outerSaddr: 0 };
   private readonly nodeByName = new Map<string, NodeState>();
-  /** Address → the node that owns it on the underlay (node IPs, egress IPs). */
-  private readonly addrOwner = new Map<number, NodeState>();
+  /** Address → the node that owns it on the underlay (node IPs, egress IPs), as an index into env.nodes. */
+  private readonly addrOwner: AddrIndex;
   /** policy|cidr → the egress IP its gateway node holds. */
   private readonly gatewayEgressIp = new Map<string, number>();
 
@@ -241,14 +251,19 @@ export class Dataplane {
       allocatorName: this.allocatorName,
       recordCandidates: o.recordJourney === true,
     });
+    let owned = this.env.nodes.length;
+    for (const n of this.env.nodes) owned += n.egress.size();
+    this.addrOwner = new AddrIndex(owned);
     for (const n of this.env.nodes) {
       this.nodeByName.set(n.name, n);
-      this.addrOwner.set(n.ip, n);
+      // replace: a later node with the same IP wins, as Map.set did.
+      this.addrOwner.set(n.ip, n.index, true);
     }
     for (const n of this.env.nodes) {
       for (const e of n.egress.entries()) {
         const gw = this.env.nodes.find((x) => x.ip === e.gatewayIp);
-        if (gw && e.egressIp > 1 && !this.addrOwner.has(e.egressIp)) this.addrOwner.set(e.egressIp, gw);
+        // Without replace: an address already owned keeps its owner.
+        if (gw && e.egressIp > 1) this.addrOwner.set(e.egressIp, gw.index);
         if (gw === n && e.egressIp > 1) {
           const bits = e.bits;
           const text = `${ipToString(e.daddr)}/${bits}`;
@@ -256,20 +271,44 @@ export class Dataplane {
         }
       }
     }
+    this.hosts = new AddrIndex(o.topology.externalHosts.length);
     for (const h of o.topology.externalHosts) {
       const x = new ExternalHost(h);
-      this.hosts.set(x.ip, x);
+      this.hosts.set(x.ip, this.hostList.length, true);
       this.hostList.push(x);
     }
     this.skb.jr = this.jr;
     this.skb.jd = this.wantEvent || o.recordJourney ? this.jr : null;
+    this.skb.l2 = this.wantHop;
     this.hopRecord = new HopRecord(this.skb.mem);
   }
 
   // ---------------------------------------------------------------- input
 
-  /** Replays one input record (already located: l3Offset of IPv4/IPv6 in data). */
+  /** Replays one input record (already located: l3Offset of IPv4/IPv6 in data). `data` is not changed. */
   inject(data: Uint8Array, l3Offset: number, tsSec: number, tsNsec: number, inputIndex: number): void {
+    this.injectAt(data, 0, data.length, l3Offset, tsSec, tsNsec, inputIndex, false);
+  }
+
+  /**
+   * As `inject`, for a record the caller is done with: its bytes `buf[start, end)` (l3Offset
+   * counted from `start`) may be rewritten in place. A run without hop captures then works on
+   * them where they lie instead of copying them into the packet context.
+   */
+  injectRecord(buf: Uint8Array, start: number, end: number, l3Offset: number, tsSec: number, tsNsec: number, inputIndex: number): void {
+    this.injectAt(buf, start, end, l3Offset, tsSec, tsNsec, inputIndex, true);
+  }
+
+  private injectAt(
+    data: Uint8Array,
+    start: number,
+    end: number,
+    l3Offset: number,
+    tsSec: number,
+    tsNsec: number,
+    inputIndex: number,
+    mayRewrite: boolean,
+  ): void {
     this.cons.input++;
     if (this.eventSample) {
       // Decided before the queue flush, so generated answers due now follow the same choice.
@@ -281,25 +320,31 @@ export class Dataplane {
     this.flushQueue(tsSec, tsNsec);
     this.advanceClock(tsSec, tsNsec);
     this.inputIndex = inputIndex;
-    if (l3Offset < 0 || l3Offset >= data.length) return this.ignoreOne('no IP header');
-    const ver = data[l3Offset]! >> 4;
+    const size = end - start;
+    if (l3Offset < 0 || l3Offset >= size) return this.ignoreOne('no IP header');
+    const l3 = start + l3Offset;
+    const ver = data[l3]! >> 4;
     if (ver === 6) return this.ignoreOne(IGNORE_IPV6);
-    if (ver !== 4 || l3Offset + 20 > data.length) return this.ignoreOne('not an IPv4 header');
-    const ihl = (data[l3Offset]! & 0x0f) * 4;
-    const totalLen = (data[l3Offset + 2]! << 8) | data[l3Offset + 3]!;
+    if (ver !== 4 || l3Offset + 20 > size) return this.ignoreOne('not an IPv4 header');
+    const ihl = (data[l3]! & 0x0f) * 4;
+    const totalLen = (data[l3 + 2]! << 8) | data[l3 + 3]!;
     if (ihl < 20 || totalLen < ihl) return this.ignoreOne('invalid IPv4 header');
-    if (l3Offset + totalLen > data.length) return this.ignoreOne('IPv4 packet cut by the capture snap length');
-    const saddr = ((data[l3Offset + 12]! << 24) | (data[l3Offset + 13]! << 16) | (data[l3Offset + 14]! << 8) | data[l3Offset + 15]!) >>> 0;
-    const daddr = ((data[l3Offset + 16]! << 24) | (data[l3Offset + 17]! << 16) | (data[l3Offset + 18]! << 8) | data[l3Offset + 19]!) >>> 0;
+    if (l3Offset + totalLen > size) return this.ignoreOne('IPv4 packet cut by the capture snap length');
+    const saddr = ((data[l3 + 12]! << 24) | (data[l3 + 13]! << 16) | (data[l3 + 14]! << 8) | data[l3 + 15]!) >>> 0;
+    const daddr = ((data[l3 + 16]! << 24) | (data[l3 + 17]! << 16) | (data[l3 + 18]! << 8) | data[l3 + 19]!) >>> 0;
     const env = this.env;
     const src = env.ipcache(saddr);
     const skb = this.skb;
     skb.now = tsSec;
     skb.tsSec = tsSec;
     skb.tsNsec = tsNsec;
+    // In place when allowed, nothing needs the context's own frame area (hop captures do:
+    // snapshots, encapsulation) and the record has room for the Ethernet header.
+    const inPlace = mayRewrite && !this.wantHop && l3Offset >= 14;
     if (src.kind === IPC_ENDPOINT && src.ep !== null) {
       const ep = src.ep;
-      skb.loadIp(data, l3Offset, totalLen, ep.lxcMac, ep.mac);
+      if (inPlace) skb.borrow(data, l3, totalLen, ep.lxcMac, ep.mac);
+      else skb.loadIp(recordBytes(data, start, end), l3Offset, totalLen, ep.lxcMac, ep.mac);
       if (skb.parse() < 0) return this.ignoreOne('invalid IPv4 header');
       if (this.jr) this.beginPacket(false);
       this.fromPod(ep);
@@ -307,13 +352,29 @@ export class Dataplane {
     }
     if (src.kind === IPC_NODE) return this.ignoreOne(`host traffic not modelled: ${ipToString(saddr)}`);
     const dst = env.ipcache(daddr);
-    const host = src.kind === IPC_EXTERNAL ? this.hosts.get(saddr) : undefined;
+    const host = src.kind === IPC_EXTERNAL ? this.hostAt(saddr) : undefined;
     if (host || dst.kind === IPC_ENDPOINT) {
       if (host && host.answering) this.silence(host);
-      this.recordedReply(data, l3Offset, totalLen, src.ext ? src.ext.mac : null);
+      // The frame comes from the host itself (its own MAC) or through the router.
+      if (inPlace) skb.borrow(data, l3, totalLen, env.routerMac, src.nhMac);
+      else skb.loadIp(recordBytes(data, start, end), l3Offset, totalLen, env.routerMac, src.nhMac);
+      if (skb.parse() < 0) return this.ignoreOne('invalid IPv4 header');
+      this.recordedReply(src.nhMac);
       return;
     }
     this.ignoreOne(`source not in topology: ${ipToString(saddr)}`);
+  }
+
+  /** The node owning `addr` on the underlay, or undefined. */
+  private ownerOf(addr: number): NodeState | undefined {
+    const i = this.addrOwner.get(addr);
+    return i < 0 ? undefined : this.env.nodes[i];
+  }
+
+  /** The external host at `addr`, or undefined. */
+  private hostAt(addr: number): ExternalHost | undefined {
+    const i = this.hosts.get(addr);
+    return i < 0 ? undefined : this.hostList[i];
   }
 
   /** Counts an input record that could not be replayed (not IP, link type...). */
@@ -374,7 +435,7 @@ export class Dataplane {
       q.splice(i, 0, p);
     },
     podFor: (proto, server, serverPort, client, clientPort) => {
-      const owner = this.addrOwner.get(client);
+      const owner = this.ownerOf(client);
       const nodes = owner ? [owner, ...this.env.nodes] : this.env.nodes;
       for (const n of nodes) {
         const s = n.nat.findIn(proto, server, serverPort, client, clientPort);
@@ -414,14 +475,14 @@ export class Dataplane {
     skb.parse();
     this.inputIndex = -1;
     if (this.jr) this.beginPacket(true);
-    this.fromWorld(p.host.spec.mac);
+    this.fromWorld(macBytesCached(p.host.spec.mac));
   }
 
-  /** A packet from the world arrives on the underlay, addressed to skb's daddr. */
-  private fromWorld(srcMac: string | null): void {
+  /** A packet from the world arrives on the underlay, addressed to skb's daddr; `srcMac` is its sender's. */
+  private fromWorld(srcMac: Uint8Array): void {
     const skb = this.skb;
     const v = skb.view;
-    let node = this.addrOwner.get(v.daddr);
+    let node = this.ownerOf(v.daddr);
     if (!node) {
       const e = this.env.ipcache(v.daddr);
       // Un-NATed flows (nonMasqueradeCIDRs): the underlay routes pod CIDRs to their node.
@@ -432,16 +493,17 @@ export class Dataplane {
       this.cons.sent++;
       return;
     }
-    skb.setMacs(node.mac, srcMac ? macBytesCached(srcMac) : this.env.routerMac);
+    skb.setMacs(node.mac, srcMac);
     this.netdevIn(node);
   }
 
-  /** A recorded reply: re-addressed to the translated tuple and injected at the translating node's eth0. */
-  private recordedReply(data: Uint8Array, l3: number, len: number, srcMac: string | null): void {
+  /**
+   * A recorded reply (loaded and parsed): re-addressed to the translated tuple and injected at
+   * the translating node's eth0.
+   */
+  private recordedReply(srcMac: Uint8Array): void {
     const env = this.env;
     const skb = this.skb;
-    skb.loadIp(data, l3, len, env.routerMac, srcMac ? macBytesCached(srcMac) : env.routerMac);
-    if (skb.parse() < 0) return this.ignoreOne('invalid IPv4 header');
     const v = skb.view;
     let sport: number;
     let dport: number;
@@ -462,7 +524,7 @@ export class Dataplane {
       if (slot >= 0) found = pod.node;
       else {
         const i = pod.node.egress.lookup(v.daddr, v.saddr);
-        const gw = i < 0 ? undefined : this.addrOwner.get(pod.node.egress.gatewayIp(i));
+        const gw = i < 0 ? undefined : this.ownerOf(pod.node.egress.gatewayIp(i));
         if (gw !== undefined) {
           slot = gw.nat.findOut(v.proto, v.daddr, v.saddr, sport, dport);
           if (slot >= 0) found = gw;
@@ -511,7 +573,7 @@ export class Dataplane {
     if (this.wantEvent) this.event(node, ep.ifName, TRACE_FROM_LXC, 0, true);
     const verdict = fromContainer(this.env, node, ep, skb);
     if (verdict < 0) return this.drop(verdict, node, ep.ifName, this.wantHop ? ep.devIndex : NO_TAP);
-    if (this.wantHop) this.hopFrame(node, ep.ifName, ep.devIndex, 'in', true);
+    this.hopFrame(node, ep.ifName, ep.devIndex, 'in', true);
     this.afterRedirect(node, ep.ifName);
   }
 
@@ -538,7 +600,7 @@ export class Dataplane {
     const verdict = toContainer(this.env, node, ep, skb);
     if (verdict < 0) return this.drop(verdict, node, ep.ifName, NO_TAP);
     if (this.wantEvent) this.event(node, ep.ifName, TRACE_TO_LXC, 0, false);
-    if (this.wantHop) this.hopFrame(node, ep.ifName, ep.devIndex, 'out', false);
+    this.hopFrame(node, ep.ifName, ep.devIndex, 'out', false);
     this.cons.delivered++;
   }
 
@@ -552,12 +614,13 @@ export class Dataplane {
       skb.jr.note(`encapsulate to ${ipToString(skb.tunnelEndpoint)} VNI ${skb.vni}`);
     }
     if (this.wantEvent) this.event(node, dev, TRACE_TO_OVERLAY, 0, false);
-    if (this.wantHop) this.hopFrame(node, dev, DEV_TUNNEL, 'out', false);
+    this.hopFrame(node, dev, DEV_TUNNEL, 'out', false);
     const tep = skb.tunnelEndpoint;
     const vni = skb.vni;
-    const peer = this.addrOwner.get(tep);
+    const peer = this.ownerOf(tep);
     const peerNode = peer && peer.ip === tep ? peer : null;
     const sport = tunnelSrcPort(env.tunnelKind, v.saddr, v.daddr, v.proto, v.sport, v.dport);
+    skb.unborrow();
     skb.off = encapPrepend(skb.buf, skb.off, skb.end, env.tunnelKind, node.mac, peerNode ? peerNode.mac : env.routerMac, node.ip, tep, sport, env.tunnelPort, vni);
     if (this.wantHop) {
       const self = peerNode === node;
@@ -588,7 +651,7 @@ export class Dataplane {
     if (this.wantEvent) this.event(node, dev, TRACE_FROM_OVERLAY, 0, true);
     const verdict = fromOverlay(this.env, node, skb);
     if (verdict < 0) return this.drop(verdict, node, dev, this.wantHop ? DEV_TUNNEL : NO_TAP);
-    if (this.wantHop) this.hopFrame(node, dev, DEV_TUNNEL, 'in', true);
+    this.hopFrame(node, dev, DEV_TUNNEL, 'in', true);
     this.afterRedirect(node, dev);
   }
 
@@ -597,7 +660,7 @@ export class Dataplane {
     const env = this.env;
     const skb = this.skb;
     const v = skb.view;
-    if (v.daddr === node.ip || this.addrOwner.get(v.daddr) === node) {
+    if (v.daddr === node.ip || this.ownerOf(v.daddr) === node) {
       if (skb.jr) skb.jr.note('delivered to the host stack');
       this.cons.delivered++;
       return;
@@ -612,8 +675,7 @@ export class Dataplane {
       if (verdict < 0) return this.drop(verdict, node, 'cilium_host', NO_TAP);
       return this.afterRedirect(node, 'cilium_host');
     }
-    const nh = dst.kind === IPC_NODE && dst.node ? dst.node.mac : dst.kind === IPC_EXTERNAL && dst.ext ? macBytesCached(dst.ext.mac) : env.routerMac;
-    skb.setMacs(nh, node.mac);
+    skb.setMacs(dst.nhMac, node.mac);
     this.netdevOut(node);
   }
 
@@ -632,10 +694,9 @@ export class Dataplane {
     // redirect_neigh / the neighbour: the next hop's MAC on the docker bridge.
     const v = skb.view;
     const dst = env.ipcache(v.daddr);
-    const nh = dst.kind === IPC_NODE && dst.node ? dst.node.mac : dst.kind === IPC_EXTERNAL && dst.ext ? macBytesCached(dst.ext.mac) : env.routerMac;
-    skb.setMacs(nh, node.mac);
+    skb.setMacs(dst.nhMac, node.mac);
     if (this.wantEvent) this.event(node, 'eth0', TRACE_TO_NETWORK, 0, false);
-    if (this.wantHop) this.hopFrame(node, 'eth0', DEV_ETH0, 'out', false);
+    this.hopFrame(node, 'eth0', DEV_ETH0, 'out', false);
     this.wire(node);
   }
 
@@ -649,7 +710,7 @@ export class Dataplane {
       return this.netdevIn(dst.node);
     }
     this.cons.sent++;
-    const h = this.hosts.get(v.daddr);
+    const h = this.hostAt(v.daddr);
     if (h && h.answering) h.receive(v, from.spec.mac, skb.tsSec, skb.tsNsec, this.sink);
   }
 
@@ -661,7 +722,7 @@ export class Dataplane {
     if (this.wantEvent) this.event(node, 'eth0', TRACE_FROM_NETWORK, 0, true);
     const verdict = fromNetdev(this.env, node, skb);
     if (verdict < 0) return this.drop(verdict, node, 'eth0', this.wantHop ? DEV_ETH0 : NO_TAP);
-    if (this.wantHop) this.hopFrame(node, 'eth0', DEV_ETH0, 'in', true);
+    this.hopFrame(node, 'eth0', DEV_ETH0, 'in', true);
     this.afterRedirect(node, 'eth0');
   }
 
@@ -745,8 +806,17 @@ export class Dataplane {
     return id;
   }
 
-  /** A hop whose comment is the notes so far (then cleared for the next hop). */
+  /**
+   * A hop whose comment is the notes so far (then cleared for the next hop). Without hop
+   * captures the notes are cleared at the same points, so an event's summary says the same
+   * whether or not captures are written (`explain` and `replay --events --out` agree).
+   */
   private hopFrame(node: NodeState, device: string, devIndex: number, dir: 'in' | 'out', snapshot: boolean): void {
+    if (!this.wantHop) {
+      const notes = this.skb.jr;
+      if (notes !== null) notes.clearNotes();
+      return;
+    }
     const jr = this.jr!;
     const c = jr.comment();
     jr.clearNotes();
@@ -1004,6 +1074,11 @@ export class Dataplane {
   }
 }
 
+/** The record's own bytes, as `loadIp` copies a whole array (a view only when it is part of a larger one). */
+function recordBytes(data: Uint8Array, start: number, end: number): Uint8Array {
+  return start === 0 && end === data.length ? data : data.subarray(start, end);
+}
+
 function flowText(proto: number, saddr: number, sport: number, daddr: number, dport: number): string {
   const p = proto === 6 ? 'TCP' : proto === 17 ? 'UDP' : proto === 1 ? 'ICMP' : `proto ${proto}`;
   return `${ipToString(saddr)}:${sport} -> ${ipToString(daddr)}:${dport} ${p}`;
@@ -1013,9 +1088,7 @@ const macCache = new Map<string, Uint8Array>();
 function macBytesCached(mac: string): Uint8Array {
   let b = macCache.get(mac);
   if (!b) {
-    b = new Uint8Array(6);
-    const parts = mac.split(':');
-    for (let i = 0; i < 6; i++) b[i] = parseInt(parts[i] ?? '0', 16) || 0;
+    b = lenientMacBytes(mac);
     macCache.set(mac, b);
   }
   return b;

@@ -12,13 +12,14 @@
 
 import type { EndpointSpec, ExternalHostSpec, NodeSpec, Topology } from './cluster/topology.ts';
 import type { EgressPolicy } from './cluster/policy.ts';
-import { contains } from './cluster/cidr.ts';
+import { mask } from './cluster/cidr.ts';
 import { IDENTITY_HOST, IDENTITY_REMOTE_NODE, IDENTITY_WORLD } from './cluster/identity.ts';
 import { Conntrack, ctOptionsFor } from './lib/conntrack.ts';
 import { compileEgressPolicyMap, type EgressPolicyMap } from './lib/egress-gateway.ts';
 import { NatTable, newSnatResult, type SnatResult, type SnatTarget, type PortAllocator } from './lib/nat.ts';
 import { IpMasqMap } from './lib/ipmasq.ts';
-import { macBytes, TUNNEL_GENEVE, TUNNEL_VXLAN } from './lib/encap.ts';
+import { AddrIndex } from './lib/addr-index.ts';
+import { macBytes, TUNNEL_GENEVE, TUNNEL_VXLAN, writeMacs } from './lib/encap.ts';
 import type { Journey } from './lib/trace.ts';
 import type { Profile } from './lib/profile.ts';
 import type { Rng } from './lib/rng.ts';
@@ -89,6 +90,8 @@ export interface NodeState {
   ipmasq: IpMasqMap;
   /** Local endpoints by IP. */
   endpoints: Map<number, EndpointState>;
+  /** The same addresses for per-packet membership tests (a Map boxes addresses above 2^30). */
+  endpointIps: AddrIndex;
   tunnelDevice: 'cilium_vxlan' | 'cilium_geneve';
   devices: DeviceInfo[];
   /** Per egress-map entry: [flows, packets, bytes] at the EGW decision on this node. */
@@ -105,6 +108,66 @@ export interface IpcacheEntry {
   /** Node of the endpoint / node IP / pod CIDR owner. */
   node: NodeState | null;
   ext: ExternalHostSpec | null;
+  /**
+   * The MAC a frame to this address gets on the underlay (the docker bridge): the node's or
+   * the external host's own, else the router's. Resolved once here instead of per packet.
+   */
+  nhMac: Uint8Array;
+}
+
+/**
+ * The cluster-wide ipcache: exact entries (endpoints, nodes, external hosts), then the pod
+ * CIDRs, else WORLD. A packet's path asks about the same address several times, so the last
+ * answer is kept (in fields: a closure variable would box every address above 2^30).
+ */
+export class IpCache {
+  private readonly index: AddrIndex;
+  private readonly exact: IpcacheEntry[] = [];
+  private readonly cidrNets: Int32Array;
+  private readonly cidrMasks: Int32Array;
+  private readonly cidrEntries: IpcacheEntry[];
+  private readonly world: IpcacheEntry;
+  private lastAddr = -1;
+  private lastEntry: IpcacheEntry;
+
+  constructor(exact: Map<number, IpcacheEntry>, cidrs: { cidr: { addr: number; bits: number }; entry: IpcacheEntry }[], world: IpcacheEntry) {
+    this.index = new AddrIndex(exact.size);
+    for (const [addr, e] of exact) {
+      this.index.set(addr, this.exact.length);
+      this.exact.push(e);
+    }
+    this.cidrNets = new Int32Array(cidrs.length);
+    this.cidrMasks = new Int32Array(cidrs.length);
+    for (let i = 0; i < cidrs.length; i++) {
+      // As `contains`: the CIDR's address is the masked network.
+      this.cidrMasks[i] = mask(cidrs[i]!.cidr.bits);
+      this.cidrNets[i] = cidrs[i]!.cidr.addr | 0;
+    }
+    this.cidrEntries = cidrs.map((c) => c.entry);
+    this.world = world;
+    this.lastEntry = world;
+  }
+
+  lookup(addr: number): IpcacheEntry {
+    if (addr === this.lastAddr) return this.lastEntry;
+    const i = this.index.get(addr);
+    let r = this.world;
+    if (i >= 0) r = this.exact[i]!;
+    else {
+      const nets = this.cidrNets;
+      const masks = this.cidrMasks;
+      const a = addr | 0;
+      for (let k = 0; k < nets.length; k++) {
+        if ((a & masks[k]!) === nets[k]) {
+          r = this.cidrEntries[k]!;
+          break;
+        }
+      }
+    }
+    this.lastAddr = addr;
+    this.lastEntry = r;
+    return r;
+  }
 }
 
 /** The cluster as every node's programs see it. */
@@ -126,6 +189,9 @@ export interface Env {
   fillUp: NodeState | null;
   ipcache(addr: number): IpcacheEntry;
   routerMac: Uint8Array;
+  /** `topo.clusterCidrs` as int32 (network, mask) pairs, for the per-packet membership test. */
+  clusterNets: Int32Array;
+  clusterMasks: Int32Array;
 }
 
 /** Bytes of `Skb.buf`; the ingress snapshot lies right after it in the same memory. */
@@ -140,7 +206,14 @@ export class Skb {
    * as the frame area, so any frame fits.
    */
   readonly mem = new Uint8Array(2 * SKB_BYTES);
-  readonly buf = this.mem.subarray(0, SKB_BYTES);
+  /** The context's own frame area (headroom in front): copies and generated frames go here. */
+  readonly own = this.mem.subarray(0, SKB_BYTES);
+  /**
+   * The bytes the current frame lives in: `own`, or a caller's record lent by `borrow`. The
+   * view parses it and programs rewrite it; encapsulation, snapshots and hop records need
+   * `own`, so only a run without captures borrows.
+   */
+  buf: Uint8Array = this.own;
   /** Offset in `mem` of the snapshot (the frame as it arrived at an ingress tap) and its length. */
   readonly snapOff = SKB_BYTES;
   snapLen = 0;
@@ -169,6 +242,11 @@ export class Skb {
   translated = false;
   /** Reply direction (trace reason CT_REPLY). */
   isReply = false;
+  /**
+   * Whether Ethernet headers are written. Only hop captures show them: no program, host or
+   * event reads a frame's MACs, so a run without captures leaves the bytes as they are.
+   */
+  l2 = true;
   /** Hop comments: the notes of the journey (non-null when hops or events are observed). */
   jr: Journey | null = null;
   /**
@@ -179,15 +257,14 @@ export class Skb {
   jd: Journey | null = null;
 
   /**
-   * Parses the IPv4 header of the current frame (after the 14-byte Ethernet header). The
-   * frame always ends exactly at the IP total length (the engine trims on load), so the
-   * view may read the whole buffer without a bounding subarray.
+   * Parses the IPv4 header of the current frame (after the 14-byte Ethernet header),
+   * bounded by the frame's end: a borrowed buffer goes on with the reader's next records.
    */
   parse(): number {
-    return this.view.parse(this.buf, this.off + 14);
+    return this.view.parse(this.buf, this.off + 14, this.end);
   }
 
-  /** Copies the current frame to the snapshot area (what an ingress tap saw before the program). */
+  /** Copies the current frame to the snapshot area (what an ingress tap saw before the program). Needs `own`. */
   snapshot(): void {
     this.mem.copyWithin(this.snapOff, this.off, this.end);
     this.snapLen = this.end - this.off;
@@ -201,29 +278,66 @@ export class Skb {
   /** Loads `len` bytes of an IPv4 packet with a fresh Ethernet header. */
   loadIp(data: Uint8Array, l3: number, len: number, dstMac: Uint8Array, srcMac: Uint8Array): void {
     this.off = HEADROOM;
-    const b = this.buf;
+    const b = this.own;
+    this.buf = b;
     const at = HEADROOM + 14 - l3;
     if (at >= 0 && at + data.length <= b.length) {
       // Copy the whole record without a subarray view (no allocation): what lands in front
-      // of the IP header is overwritten by the Ethernet header below, what follows the IP
-      // total length lies beyond `end`.
+      // of the IP header is the Ethernet header's place, what follows the IP total length
+      // lies beyond `end`.
       b.set(data, at);
     } else {
       for (let i = 0; i < len; i++) b[HEADROOM + 14 + i] = data[l3 + i]!;
     }
-    for (let i = 0; i < 6; i++) {
-      b[HEADROOM + i] = dstMac[i]!;
-      b[HEADROOM + 6 + i] = srcMac[i]!;
+    if (this.l2) {
+      writeMacs(b, HEADROOM, dstMac, srcMac);
+      b[HEADROOM + 12] = 0x08;
+      b[HEADROOM + 13] = 0x00;
     }
-    b[HEADROOM + 12] = 0x08;
-    b[HEADROOM + 13] = 0x00;
     this.end = HEADROOM + 14 + len;
     this.resetMeta();
+  }
+
+  /**
+   * Takes the IPv4 packet at `data[l3, l3 + len)` where it lies, instead of copying it as
+   * `loadIp` does: the 14 bytes in front of it become the Ethernet header, and programs
+   * rewrite the caller's bytes. For a record the caller is done with (l3 >= 14 in `data`),
+   * in a run that takes no snapshots and no hop records; encapsulation calls `unborrow`. Copying a record was the largest
+   * single cost of the engine's own per-packet work.
+   */
+  borrow(data: Uint8Array, l3: number, len: number, dstMac: Uint8Array, srcMac: Uint8Array): void {
+    const o = l3 - 14;
+    this.buf = data;
+    this.off = o;
+    if (this.l2) {
+      writeMacs(data, o, dstMac, srcMac);
+      data[o + 12] = 0x08;
+      data[o + 13] = 0x00;
+    }
+    this.end = l3 + len;
+    this.resetMeta();
+  }
+
+  /**
+   * Moves a borrowed frame into `own` (with headroom in front) before something prepends
+   * to it: encapsulation writes outer headers in front of the frame, which in a caller's
+   * record would land on bytes before it, or before the buffer's start for the first one.
+   */
+  unborrow(): void {
+    if (this.buf === this.own) return;
+    const len = this.end - this.off;
+    this.own.set(this.buf.subarray(this.off, this.end), HEADROOM);
+    this.buf = this.own;
+    this.off = HEADROOM;
+    this.end = HEADROOM + len;
+    // Same bytes at a new offset: parsing again moves the view's offsets with them.
+    this.view.parse(this.own, HEADROOM + 14, this.end);
   }
 
   /** Loads a whole Ethernet frame. */
   loadFrame(frame: Uint8Array): void {
     this.off = HEADROOM;
+    this.buf = this.own;
     this.buf.set(frame, HEADROOM);
     this.end = HEADROOM + frame.length;
     this.resetMeta();
@@ -231,8 +345,12 @@ export class Skb {
 
   /** Moves the frame back to HEADROOM (after a decapsulation left it deeper in the buffer). */
   recentre(): void {
-    if (this.off === HEADROOM) return;
-    this.buf.copyWithin(HEADROOM, this.off, this.end);
+    if (this.buf !== this.own) {
+      // A borrowed frame comes home (no headroom can be assumed in the caller's bytes).
+      this.own.set(this.buf.subarray(this.off, this.end), HEADROOM);
+      this.buf = this.own;
+    } else if (this.off === HEADROOM) return;
+    else this.own.copyWithin(HEADROOM, this.off, this.end);
     this.end = HEADROOM + (this.end - this.off);
     this.off = HEADROOM;
   }
@@ -252,12 +370,7 @@ export class Skb {
   }
 
   setMacs(dst: Uint8Array, src: Uint8Array): void {
-    const b = this.buf;
-    const o = this.off;
-    for (let i = 0; i < 6; i++) {
-      b[o + i] = dst[i]!;
-      b[o + 6 + i] = src[i]!;
-    }
+    if (this.l2) writeMacs(this.buf, this.off, dst, src);
   }
 }
 
@@ -319,6 +432,7 @@ export function buildEnv(o: BuildOptions): Env {
       egress,
       ipmasq: new IpMasqMap(topo.nonMasqueradeCidrs),
       endpoints: new Map(),
+      endpointIps: new AddrIndex(0),
       tunnelDevice,
       devices: [],
       policyHits: new Float64Array(Math.max(1, egress.size()) * 3),
@@ -346,6 +460,8 @@ export function buildEnv(o: BuildOptions): Env {
     node.endpoints.set(ep.ip, ep);
   }
   for (const n of nodes) {
+    n.endpointIps = new AddrIndex(n.endpoints.size);
+    for (const ep of n.endpoints.values()) n.endpointIps.set(ep.ip, ep.index);
     n.devices.push({ name: 'eth0', kind: 'eth0' }, { name: tunnelDevice, kind: tunnelDevice }, { name: 'cilium_host', kind: 'cilium_host' });
     for (const ep of n.endpoints.values()) {
       ep.devIndex = n.devices.length;
@@ -353,40 +469,27 @@ export function buildEnv(o: BuildOptions): Env {
     }
   }
 
+  const routerMac = macBytes(topo.routerMac);
   const exact = new Map<number, IpcacheEntry>();
   for (const ep of endpoints) {
-    exact.set(ep.ip, { kind: IPC_ENDPOINT, identity: ep.identity, ep, node: ep.node, ext: null });
+    exact.set(ep.ip, { kind: IPC_ENDPOINT, identity: ep.identity, ep, node: ep.node, ext: null, nhMac: routerMac });
   }
   for (const n of nodes) {
-    exact.set(n.ip, { kind: IPC_NODE, identity: IDENTITY_REMOTE_NODE, ep: null, node: n, ext: null });
+    exact.set(n.ip, { kind: IPC_NODE, identity: IDENTITY_REMOTE_NODE, ep: null, node: n, ext: null, nhMac: n.mac });
   }
   for (const h of topo.externalHosts) {
-    if (!exact.has(h.ip >>> 0)) exact.set(h.ip >>> 0, { kind: IPC_EXTERNAL, identity: IDENTITY_WORLD, ep: null, node: null, ext: h });
-  }
-  const cidrEntries = nodes.map((n) => ({ n, e: { kind: IPC_POD_CIDR, identity: IDENTITY_WORLD, ep: null, node: n, ext: null } as IpcacheEntry }));
-  const world: IpcacheEntry = { kind: IPC_WORLD, identity: IDENTITY_WORLD, ep: null, node: null, ext: null };
-  // A packet's path asks about the same address several times: a one-entry memo.
-  let lastAddr = -1;
-  let lastEntry: IpcacheEntry = world;
-  const ipcache = (addr: number): IpcacheEntry => {
-    if (addr === lastAddr) return lastEntry;
-    let r = exact.get(addr >>> 0);
-    if (r === undefined) {
-      r = world;
-      for (let i = 0; i < cidrEntries.length; i++) {
-        const c = cidrEntries[i]!;
-        if (contains(c.n.spec.podCidr, addr)) {
-          r = c.e;
-          break;
-        }
-      }
+    if (!exact.has(h.ip >>> 0)) {
+      exact.set(h.ip >>> 0, { kind: IPC_EXTERNAL, identity: IDENTITY_WORLD, ep: null, node: null, ext: h, nhMac: lenientMacBytes(h.mac) });
     }
-    lastAddr = addr;
-    lastEntry = r;
-    return r;
-  };
+  }
+  const cidrs = nodes.map((n) => ({
+    cidr: n.spec.podCidr,
+    entry: { kind: IPC_POD_CIDR, identity: IDENTITY_WORLD, ep: null, node: n, ext: null, nhMac: routerMac } as IpcacheEntry,
+  }));
+  const world: IpcacheEntry = { kind: IPC_WORLD, identity: IDENTITY_WORLD, ep: null, node: null, ext: null, nhMac: routerMac };
+  const ipc = new IpCache(exact, cidrs, world);
 
-  return {
+  return new ClusterEnv({
     profile: o.profile,
     topo,
     nodes,
@@ -400,9 +503,70 @@ export function buildEnv(o: BuildOptions): Env {
     snat: newSnatResult(),
     allocatorName: o.allocatorName,
     fillUp: null,
-    ipcache,
-    routerMac: macBytes(topo.routerMac),
-  };
+    routerMac,
+    clusterNets: Int32Array.from(topo.clusterCidrs, (c) => c.addr | 0),
+    clusterMasks: Int32Array.from(topo.clusterCidrs, (c) => mask(c.bits)),
+    ipc,
+  });
+}
+
+/**
+ * The Env every program gets. A class, so that `env.ipcache(addr)` is a monomorphic method
+ * call the optimizing compiler can inline (a closure in an object literal was not).
+ */
+class ClusterEnv implements Env {
+  profile: Profile;
+  topo: Topology;
+  nodes: NodeState[];
+  endpoints: EndpointState[];
+  tunnelKind: number;
+  tunnelPort: number;
+  natMin: number;
+  natMax: number;
+  rng: Rng;
+  target: SnatTarget;
+  snat: SnatResult;
+  allocatorName: string;
+  fillUp: NodeState | null;
+  routerMac: Uint8Array;
+  clusterNets: Int32Array;
+  clusterMasks: Int32Array;
+  private readonly ipc: IpCache;
+
+  constructor(o: Omit<Env, 'ipcache'> & { ipc: IpCache }) {
+    this.profile = o.profile;
+    this.topo = o.topo;
+    this.nodes = o.nodes;
+    this.endpoints = o.endpoints;
+    this.tunnelKind = o.tunnelKind;
+    this.tunnelPort = o.tunnelPort;
+    this.natMin = o.natMin;
+    this.natMax = o.natMax;
+    this.rng = o.rng;
+    this.target = o.target;
+    this.snat = o.snat;
+    this.allocatorName = o.allocatorName;
+    this.fillUp = o.fillUp;
+    this.routerMac = o.routerMac;
+    this.clusterNets = o.clusterNets;
+    this.clusterMasks = o.clusterMasks;
+    this.ipc = o.ipc;
+  }
+
+  ipcache(addr: number): IpcacheEntry {
+    return this.ipc.lookup(addr);
+  }
+}
+
+/**
+ * "aa:bb:..." to bytes, a missing or bad part giving 0 (the engine's long-standing reading
+ * of an external host's MAC; the strict `macBytes` would throw).
+ */
+export function lenientMacBytes(mac: string): Uint8Array {
+  const b = new Uint8Array(6);
+  const parts = mac.split(':');
+  for (let i = 0; i < 6; i++) b[i] = parseInt(parts[i] ?? '0', 16) || 0;
+  return b;
 }
 
 /**

@@ -16,7 +16,6 @@ import {
   DIRECTION_INBOUND,
   DIRECTION_OUTBOUND,
   LINKTYPE_ETHERNET,
-  type CaptureReader,
 } from '../traces/record.ts';
 import { formatFlowEvent, type FlowEvent } from '../traces/events.ts';
 import type { StatsSnapshot, Summary } from '../traces/stats.ts';
@@ -352,7 +351,7 @@ function formatRate(n: number): string {
 export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   const { topology, policies, profile } = loadScenario(o);
   const seed = o.seed ?? 1;
-  const reader: CaptureReader = openCapture(o.input);
+  const reader = openCapture(o.input);
   const inputName = o.input === '-' ? '-' : o.input;
   const nsInput = reader.info.interfaces.some((i) => i.tsresol.base === 10 ? i.tsresol.exp > 6 : i.tsresol.exp > 20);
   const resolution = nsInput ? 'ns' : 'us';
@@ -449,7 +448,9 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
       // meanwhile because the reader is not advanced.
       if (pacer && !pacer.ready() && !(await pacer.hold(rec.tsSec, rec.tsNsec))) break;
       if (decodeLinkType(rec, loc)) {
-        dp.inject(rec.data, loc.l3Offset, rec.tsSec, rec.tsNsec, rec.index);
+        // The record is not looked at again: the dataplane may rewrite it where the reader
+        // holds it, and no per-record view is made.
+        dp.injectRecord(rec.buf, rec.dataOffset, rec.dataOffset + rec.caplen, loc.l3Offset, rec.tsSec, rec.tsNsec, rec.index);
       } else {
         dp.ignore(loc.reason);
       }

@@ -47,6 +47,7 @@ import type { NodeSpec, Topology } from '../cluster/topology.ts';
 import { matchesSelector } from '../cluster/labels.ts';
 import type { LabelSelector } from '../cluster/labels.ts';
 import { LpmTrie } from '../maps/lpm.ts';
+import { AddrIndex } from './addr-index.ts';
 
 export type { Profile } from '../cluster/policy.ts';
 
@@ -88,6 +89,8 @@ export class EgressPolicyMap {
   private readonly gatewayIps: number[] = [];
   private readonly policies: string[] = [];
   private readonly cidrTexts: string[] = [];
+  /** The per-packet lookup table, compiled from the trie on first use after a change. */
+  private table: LookupTable | null = null;
 
   constructor(profile: Profile, node: string, maxEntries: number) {
     this.profile = profile;
@@ -99,6 +102,7 @@ export class EgressPolicyMap {
 
   /** Writes (saddr, dst) → value (BPF_ANY). False when the map is full. */
   update(saddr: number, dst: Cidr, egressIp: number, gatewayIp: number, policy: string): boolean {
+    this.table = null;
     const prefixlen = EGRESS_STATIC_PREFIX + dst.bits;
     const existing = this.trie.lookupExact(prefixlen, saddr, dst.addr);
     if (existing >= 0) {
@@ -119,9 +123,64 @@ export class EgressPolicyMap {
     return true;
   }
 
-  /** Most specific entry for (saddr /32, daddr), or -1. Allocation-free (per packet). */
+  /**
+   * Most specific entry for (saddr /32, daddr), or -1. Allocation-free (per packet). Asks a
+   * table compiled from the trie (same answers): the trie finds a source's entries through a
+   * Map, which was a measurable share of a replay at two lookups per packet.
+   */
   lookup(saddr: number, daddr: number): number {
-    return this.trie.lookup(saddr, daddr);
+    const t = this.table ?? this.compile();
+    if (t.viaTrie) return this.trie.lookup(saddr, daddr);
+    const g = t.sources.get(saddr);
+    if (g < 0) return -1;
+    const d = daddr | 0;
+    const nets = t.nets;
+    const masks = t.masks;
+    const end = t.start[g + 1]!;
+    for (let i = t.start[g]!; i < end; i++) if ((d & masks[i]!) === nets[i]) return t.rows[i]!;
+    return -1;
+  }
+
+  /**
+   * Per source address, its entries by prefix length, longest first: the first that covers
+   * the destination is the trie's longest-prefix answer (two entries of one source with the
+   * same length cannot both cover an address). Entries with a prefix shorter than the
+   * source's /32 (never written here; legal in the kernel) leave the lookups to the trie.
+   */
+  private compile(): LookupTable {
+    const keys = this.trie.keys();
+    const bySource = new Map<number, { bits: number; net: number; row: number }[]>();
+    let viaTrie = false;
+    for (const k of keys) {
+      if (k.prefixlen < EGRESS_STATIC_PREFIX) viaTrie = true;
+      const bits = k.prefixlen - EGRESS_STATIC_PREFIX;
+      let list = bySource.get(k.hi);
+      if (!list) bySource.set(k.hi, (list = []));
+      list.push({ bits, net: k.lo | 0, row: k.value });
+    }
+    const sources = new AddrIndex(bySource.size);
+    const start = new Int32Array(bySource.size + 1);
+    const nets = new Int32Array(keys.length);
+    const masks = new Int32Array(keys.length);
+    const rows = new Int32Array(keys.length);
+    let n = 0;
+    let g = 0;
+    for (const [hi, list] of bySource) {
+      list.sort((a, b) => b.bits - a.bits);
+      sources.set(hi, g);
+      start[g] = n;
+      for (const e of list) {
+        const m = e.bits <= 0 ? 0 : e.bits >= 32 ? -1 : (-1 << (32 - e.bits)) | 0;
+        masks[n] = m;
+        nets[n] = e.net & m;
+        rows[n] = e.row;
+        n++;
+      }
+      g++;
+    }
+    start[g] = n;
+    this.table = { viaTrie, sources, start, nets, masks, rows };
+    return this.table;
   }
 
   size(): number {
@@ -159,6 +218,17 @@ export class EgressPolicyMap {
       };
     });
   }
+}
+
+interface LookupTable {
+  /** Entries the table cannot answer for exist: ask the trie. */
+  viaTrie: boolean;
+  /** Source address → group; group g's entries are [start[g], start[g + 1]). */
+  sources: AddrIndex;
+  start: Int32Array;
+  nets: Int32Array;
+  masks: Int32Array;
+  rows: Int32Array;
 }
 
 /** `lookup_ip4_egress_gw_policy` (1.10: `lookup_ip4_egress_endpoint`): entry index or -1. */

@@ -20,7 +20,6 @@
  */
 
 import { IDENTITY_HOST, IDENTITY_LOCAL_NODE, IDENTITY_WORLD } from '../cluster/identity.ts';
-import { contains } from '../cluster/cidr.ts';
 import { ipToString } from '../packet/addr.ts';
 import { CT_EGRESS, CT_INGRESS, CT_NEW, CT_REOPENED, CT_REPLY } from '../lib/conntrack.ts';
 import {
@@ -78,9 +77,12 @@ const SNAT_NONE = 0;
 const SNAT_EGW = 1;
 const SNAT_MASQ = 2;
 
+/** `contains` over the cluster CIDRs (their networks are masked, as `contains` expects). */
 function inClusterCidr(env: Env, addr: number): boolean {
-  const c = env.topo.clusterCidrs;
-  for (let i = 0; i < c.length; i++) if (contains(c[i]!, addr)) return true;
+  const nets = env.clusterNets;
+  const masks = env.clusterMasks;
+  const a = addr | 0;
+  for (let i = 0; i < nets.length; i++) if ((a & masks[i]!) === nets[i]) return true;
   return false;
 }
 
@@ -155,7 +157,7 @@ function snatNeeded(env: Env, node: NodeState, skb: Skb): number {
   const v = skb.view;
   const jr = skb.jr;
   const jd = skb.jd;
-  const fromEp = node.endpoints.has(v.saddr);
+  const fromEp = node.endpointIps.get(v.saddr) >= 0;
   const t = env.target;
   t.minPort = env.natMin;
   t.maxPort = env.natMax;

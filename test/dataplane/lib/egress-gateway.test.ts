@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseIpv4Text as ip } from '../../../dataplane/cluster/cidr.ts';
 import { labPolicy, loadPolicies } from '../../../dataplane/cluster/policy.ts';
@@ -6,7 +7,7 @@ import type { EgressPolicy } from '../../../dataplane/cluster/policy.ts';
 import { labTopology } from '../../../dataplane/cluster/topology.ts';
 import type { Topology } from '../../../dataplane/cluster/topology.ts';
 import {
-  EGRESS_GATEWAY_EXCLUDED_CIDR, EGRESS_GATEWAY_NO_EGRESS_IP, EGRESS_GATEWAY_NO_GATEWAY, compileEgressPolicyMap,
+  EGRESS_GATEWAY_EXCLUDED_CIDR, EGRESS_GATEWAY_NO_EGRESS_IP, EGRESS_GATEWAY_NO_GATEWAY, EgressPolicyMap, compileEgressPolicyMap,
   formatBpftoolDump, formatCiliumEgressList, goTabwriter, lookupIp4EgressGwPolicy,
 } from '../../../dataplane/lib/egress-gateway.ts';
 import { LpmTrie } from '../../../dataplane/maps/lpm.ts';
@@ -16,6 +17,7 @@ import { tempYaml } from '../cluster/helpers.ts';
 const seedFile = new URL('../../../../shared/seed/000_4c96b75b898f33b1.txt', import.meta.url);
 const examples = new URL('../../../examples/policies/', import.meta.url);
 const topo = labTopology();
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const CP = 'k8s-guide-control-plane';
 const W1 = 'k8s-guide-worker';
 const W2 = 'k8s-guide-worker2';
@@ -226,5 +228,57 @@ describe('lookup over a mixed map', () => {
     expect(hit('10.0.2.14', '172.18.1.1')).toBe('172.18.0.0/16 gw');
     expect(hit('10.0.2.14', '8.8.8.8')).toBe('0.0.0.0/0 gw');
     expect(hit('10.0.2.15', '172.18.0.7')).toBe('miss'); // not a pod of the topology
+  });
+});
+
+describe('lookup against a scan of the entries', () => {
+  // A few sources and overlapping destination CIDRs, so most lookups have several candidates.
+  const sources = [ip('10.0.0.31'), ip('10.0.1.209'), ip('172.18.0.9'), ip('255.255.255.255'), 0];
+  const cidr = (addr: number, bits: number): { addr: number; bits: number; text: string } => {
+    const m = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    const a = (addr & m) >>> 0;
+    return { addr: a, bits, text: `${a}/${bits}` };
+  };
+  /** Longest prefix among the entries of `saddr` that cover `daddr`, as the kernel answers. */
+  const scan = (m: EgressPolicyMap, saddr: number, daddr: number): string => {
+    let best: { bits: number; egressIp: number } | undefined;
+    for (const e of m.entries()) {
+      const mask = e.bits === 0 ? 0 : (0xffffffff << (32 - e.bits)) >>> 0;
+      if (e.saddr === saddr && ((daddr & mask) >>> 0) === e.daddr && (!best || e.bits > best.bits)) best = e;
+    }
+    return best ? `${best.bits} ${best.egressIp}` : 'miss';
+  };
+  const answer = (m: EgressPolicyMap, saddr: number, daddr: number): string => {
+    const i = m.lookup(saddr, daddr);
+    if (i < 0) return 'miss';
+    const e = m.entries().find((x) => x.egressIp === m.egressIp(i) && x.saddr === saddr)!;
+    return `${e.bits} ${m.egressIp(i)}`;
+  };
+
+  it('gives the longest covering prefix of the source, also after entries are added and replaced', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ s: fc.nat(sources.length - 1), d: u32, bits: fc.integer({ min: 0, max: 32 }) }), { minLength: 1, maxLength: 24 }),
+        fc.array(fc.record({ s: fc.nat(sources.length - 1), d: u32 }), { minLength: 1, maxLength: 40 }),
+        (entries, probes) => {
+          const m = new EgressPolicyMap('1.17', W1, 1024);
+          // Every entry's egress IP is unique, so an answer names exactly one entry.
+          entries.forEach((e, k) => {
+            m.update(sources[e.s]!, cidr(e.d, e.bits), 1000 + k, 7, 'p');
+            // Lookups between updates: the table compiled for them must not outlive a change.
+            const p = probes[k % probes.length]!;
+            expect(answer(m, sources[p.s]!, p.d >>> 0)).toBe(scan(m, sources[p.s]!, p.d >>> 0));
+          });
+          for (const p of probes) {
+            expect(answer(m, sources[p.s]!, p.d >>> 0)).toBe(scan(m, sources[p.s]!, p.d >>> 0));
+            // A covered address inside each entry's own network, too.
+            const e = entries[p.s % entries.length]!;
+            const inside = cidr(e.d, e.bits).addr;
+            expect(answer(m, sources[e.s]!, inside)).toBe(scan(m, sources[e.s]!, inside));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

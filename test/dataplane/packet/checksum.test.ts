@@ -53,6 +53,23 @@ describe('checksum arithmetic', () => {
     expect(csumFold(csumPartial(b, 0, 8))).toBe(0x220d);
   });
 
+  it('should fold any accumulator, below and above 2^32, to its ones\' complement sum', () => {
+    // The arithmetic definition: add the 16-bit carries back until 16 bits remain.
+    const reference = (s: number): number => {
+      while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000);
+      return ~s & 0xffff;
+    };
+    for (const s of [0, 1, 0xffff, 0x10000, 0x1fffe, 0x1ffff, 0xfffeffff, 0xffffffff, 0x100000000, 2 ** 40 + 12345]) {
+      expect(csumFold(s)).toBe(reference(s));
+    }
+    fc.assert(
+      fc.property(fc.oneof(u32, fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })), (s) => {
+        expect(csumFold(s)).toBe(reference(s));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('should give the same value as a recompute after replacing a 16- or 32-bit word (RFC 1624)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 8, maxLength: 64 }), fc.nat(), u32, fc.boolean(), (data, at, nv, wide) => {
