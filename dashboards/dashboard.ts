@@ -8,7 +8,8 @@
  * Every string from the snapshot is sanitized by the pane renderers (sanitize.ts) before it
  * reaches blessed; titles and overlay text are sanitized here.
  */
-import blessed from 'blessed';
+import { createRequire } from 'node:module';
+import type blessed from 'blessed';
 import type { StatsSnapshot } from '../traces/stats.ts';
 import { renderConntrack, visibleConntrack, SORT_KEYS, type ConntrackView } from './conntrack.ts';
 import { renderDrops } from './drops.ts';
@@ -16,10 +17,46 @@ import { renderEvents } from './events.ts';
 import type { PaneContent } from './format.ts';
 import { renderHeader } from './header.ts';
 import { helpLines } from './help.ts';
-import { computeLayout, DASHBOARD_GRID, type Rect } from './layout.ts';
+import { computeLayout, DASHBOARD_GRID, type LayoutResult, type Rect } from './layout.ts';
 import { renderPolicies } from './policies.ts';
 import { renderPorts } from './ports.ts';
 import { fit, safe, sanitize } from './sanitize.ts';
+
+// Only the two widgets the dashboard uses: blessed's index also loads its 32 others (file
+// manager, images, video, a terminal emulator...), a quarter of the dashboard's load time,
+// which a live replay pays on its own thread.
+const requireCjs = createRequire(import.meta.url);
+const newScreen = requireCjs('blessed/lib/widgets/screen') as typeof blessed.screen;
+const newBox = requireCjs('blessed/lib/widgets/box') as typeof blessed.box;
+
+interface TputPrototype {
+  _compile(this: unknown, info: unknown, key: string, str: unknown): unknown;
+  _egresslabLazy?: boolean;
+}
+
+/**
+ * blessed turns every string capability of the terminfo entry into a JavaScript function at
+ * start-up, with `new Function` (261 of them for xterm); a dashboard calls a few dozen. Each
+ * one is compiled on its first call instead, from the same arguments, so its output is the
+ * same. Capabilities read from files at compile time (init/reset files) and empty ones keep
+ * the eager path.
+ */
+function lazyTerminfo(): void {
+  const proto = (requireCjs('blessed/lib/tput') as { prototype: TputPrototype }).prototype;
+  if (proto._egresslabLazy) return;
+  proto._egresslabLazy = true;
+  const compile = proto._compile;
+  proto._compile = function (this: unknown, info: unknown, key: string, str: unknown): unknown {
+    if (typeof str !== 'string' || str === '' || key === 'init_file' || key === 'reset_file') return compile.call(this, info, key, str);
+    let fn: ((this: unknown, params: unknown) => unknown) | undefined;
+    const tput = this;
+    return function (this: unknown, params: unknown): unknown {
+      fn ??= compile.call(tput, info, key, str) as (this: unknown, params: unknown) => unknown;
+      return fn.call(this, params);
+    };
+  };
+}
+lazyTerminfo();
 
 export interface DashboardControls {
   pause(): void;
@@ -99,7 +136,7 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
   if (o.cols !== undefined && !sized.columns) sized.columns = o.cols;
   if (o.rows !== undefined && !sized.rows) sized.rows = o.rows;
 
-  const screen = blessed.screen({
+  const screen = newScreen({
     // @types/blessed has input and output the wrong way round (Writable / Readable).
     input: input as unknown as blessed.Widgets.IScreenOptions['input'],
     output: output as unknown as blessed.Widgets.IScreenOptions['output'],
@@ -122,16 +159,16 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
     label: ` ${label} `,
     style: { border: { fg: 'gray' }, label: { fg: 'white' } },
   });
-  const header = blessed.box({ parent: screen, tags: true, wrap: false, border: { type: 'line' }, style: { border: { fg: 'blue' } } });
+  const header = newBox({ parent: screen, tags: true, wrap: false, border: { type: 'line' }, style: { border: { fg: 'blue' } } });
   const panes: Record<PaneName, blessed.Widgets.BoxElement> = {
-    policies: blessed.box(boxOpts('Policy hits')),
-    drops: blessed.box(boxOpts('Drops')),
-    conntrack: blessed.box(boxOpts('Conntrack')),
-    ports: blessed.box(boxOpts('Source ports')),
-    events: blessed.box(boxOpts('Events')),
+    policies: newBox(boxOpts('Policy hits')),
+    drops: newBox(boxOpts('Drops')),
+    conntrack: newBox(boxOpts('Conntrack')),
+    ports: newBox(boxOpts('Source ports')),
+    events: newBox(boxOpts('Events')),
   };
-  const small = blessed.box({ parent: screen, tags: false, wrap: true, hidden: true, left: 0, top: 0, width: '100%', height: '100%' });
-  const overlay = blessed.box({ parent: screen, tags: true, wrap: false, hidden: true, border: { type: 'line' }, style: { border: { fg: 'yellow' } } });
+  const small = newBox({ parent: screen, tags: false, wrap: true, hidden: true, left: 0, top: 0, width: '100%', height: '100%' });
+  const overlay = newBox({ parent: screen, tags: true, wrap: false, hidden: true, border: { type: 'line' }, style: { border: { fg: 'yellow' } } });
 
   const paneState: Record<PaneName, PaneState> = {
     policies: { scroll: 0, follow: false },
@@ -159,6 +196,24 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
     el.height = r.height;
   };
 
+  // setContent clears the element's area and re-reads its attributes even for the text it
+  // already shows (blessed re-wraps it on a resize by itself when it renders), and setLabel
+  // also looks up blessed's Box module: at top speed most labels and some panes repeat from
+  // one frame to the next.
+  const shownText = new WeakMap<blessed.Widgets.BoxElement, string>();
+  const shownLabel = new WeakMap<blessed.Widgets.BoxElement, string>();
+  const setText = (el: blessed.Widgets.BoxElement, text: string): void => {
+    if (shownText.get(el) === text) return;
+    shownText.set(el, text);
+    el.setContent(text);
+  };
+  const setLabel = (el: blessed.Widgets.BoxElement, text: string): void => {
+    if (shownLabel.get(el) === text) return;
+    shownLabel.set(el, text);
+    el.setLabel(text);
+  };
+  let layout: { width: number; height: number; result: LayoutResult } | undefined;
+
   const fill = (name: PaneName, c: PaneContent, inner: { width: number; height: number }): void => {
     const st = paneState[name];
     const room = Math.max(0, inner.height - c.fixed.length);
@@ -173,8 +228,8 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
     st.scroll = Math.min(Math.max(0, st.scroll), maxScroll);
     const shown = [...c.fixed, ...c.body.slice(st.scroll, st.scroll + room)];
     const more = c.body.length > room ? ` [${st.scroll + 1}-${Math.min(c.body.length, st.scroll + room)}/${c.body.length}]` : '';
-    panes[name].setLabel(` ${safe(fit(sanitize(c.title + more), Math.max(1, inner.width - 2)).trimEnd())} `);
-    panes[name].setContent(shown.join('\n'));
+    setLabel(panes[name], ` ${safe(fit(sanitize(c.title + more), Math.max(1, inner.width - 2)).trimEnd())} `);
+    setText(panes[name], shown.join('\n'));
     panes[name].style.border.fg = name === focus ? 'cyan' : 'gray';
   };
 
@@ -184,12 +239,13 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
     last = snap;
     const width = screen.width as number;
     const height = screen.height as number;
-    const lay = computeLayout(DASHBOARD_GRID, width, height);
+    if (layout?.width !== width || layout.height !== height) layout = { width, height, result: computeLayout(DASHBOARD_GRID, width, height) };
+    const lay = layout.result;
     if (!lay.fits) {
       header.hide();
       for (const p of Object.values(panes)) p.hide();
       overlay.hide();
-      small.setContent(lay.message);
+      setText(small, lay.message);
       small.show();
       screen.render();
       return;
@@ -197,7 +253,8 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
     small.hide();
     header.show();
     place(header, lay.header);
-    header.setContent(
+    setText(
+      header,
       renderHeader(snap, lay.header.width - 2, { speed: o.controls.speed ? sanitize(o.controls.speed()) : '', filter: ct.filter, typing }).join('\n'),
     );
     for (const name of Object.keys(panes) as PaneName[]) {
@@ -235,8 +292,8 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
       place(overlay, { left: Math.floor((width - w) / 2), top: Math.floor((height - h) / 2), width: w, height: h });
       const room = h - 2;
       overlayScroll = Math.min(Math.max(0, overlayScroll), Math.max(0, overlayLines.length - room));
-      overlay.setLabel(overlayKind === 'help' ? ' Help ' : ' Journey (esc closes, j/k scroll) ');
-      overlay.setContent(overlayLines.slice(overlayScroll, overlayScroll + room).map((l) => safe(fit(sanitize(l), w - 2).trimEnd())).join('\n'));
+      setLabel(overlay, overlayKind === 'help' ? ' Help ' : ' Journey (esc closes, j/k scroll) ');
+      setText(overlay, overlayLines.slice(overlayScroll, overlayScroll + room).map((l) => safe(fit(sanitize(l), w - 2).trimEnd())).join('\n'));
       overlay.show();
       overlay.setFront();
     } else overlay.hide();

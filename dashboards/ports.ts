@@ -28,6 +28,22 @@ export function portStrip(strip: PortStrip, width: number): string {
   return out;
 }
 
+/**
+ * Strips already drawn, per strip object: a live replay refreshes the strips once a second
+ * but redraws up to ten times, and bucketing the ports of a mid-run capture (12 strips, up to
+ * ~10k ports each) was an eighth of a redraw. A snapshot builds new strips rather than
+ * editing old ones; the size and range are checked anyway.
+ */
+const stripText = new WeakMap<PortStrip, { width: number; min: number; max: number; count: number; text: string }>();
+
+function cachedPortStrip(strip: PortStrip, width: number): string {
+  const c = stripText.get(strip);
+  if (c && c.width === width && c.min === strip.min && c.max === strip.max && c.count === strip.ports.length) return c.text;
+  const text = portStrip(strip, width);
+  stripText.set(strip, { width, min: strip.min, max: strip.max, count: strip.ports.length, text });
+  return text;
+}
+
 /** `retries 0:12█ 1:3▂ 2:0 3+:1▁`: count per bucket with a bar scaled to the largest bucket. */
 export function retriesHistogram(retries: number[]): string {
   if (retries.length === 0) return 'retries -';
@@ -65,7 +81,7 @@ export function renderPorts(s: StatsSnapshot, width: number): PaneContent {
       if (strip) {
         const label = `  ${strip.min} `;
         const w = Math.max(1, width - label.length - String(strip.max).length - 3);
-        body.push(`${label}{cyan-fg}${safe(portStrip(strip, w))}{/cyan-fg} ${strip.max}`);
+        body.push(`${label}{cyan-fg}${safe(cachedPortStrip(strip, w))}{/cyan-fg} ${strip.max}`);
       }
     }
   }

@@ -1,8 +1,11 @@
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { EventAccumulator } from '../../dashboards/accumulate.ts';
 import { visibleConntrack } from '../../dashboards/conntrack.ts';
+// Loading the dashboard makes blessed compile terminfo capabilities on first use.
+import '../../dashboards/dashboard.ts';
 import { computeLayout, DASHBOARD_GRID, validateGrid } from '../../dashboards/layout.ts';
-import { portStrip, retriesHistogram } from '../../dashboards/ports.ts';
+import { portStrip, renderPorts, retriesHistogram } from '../../dashboards/ports.ts';
 import { cell, escapeTags, sanitize } from '../../dashboards/sanitize.ts';
 import { labAfterPolicy, labEvents } from './fixtures.ts';
 
@@ -36,6 +39,19 @@ describe('ports widgets', () => {
   it('the strip buckets the port space into the width', () => {
     expect(portStrip({ egressIp: 'x', remote: 'y', min: 0, max: 9, ports: [0, 1, 5] }, 5)).toBe('#.:..');
     expect(portStrip({ egressIp: 'x', remote: 'y', min: 40000, max: 40003, ports: [40000, 40001, 40002, 40003] }, 80)).toBe('####');
+  });
+  it('the pane redraws a strip whose ports changed, also when the snapshot reuses the strip', () => {
+    const s = labAfterPolicy();
+    const strip = s.portStrips[0]!;
+    const line = () => renderPorts(s, 60).body.find((l) => l.includes('{cyan-fg}') && l.includes(`${strip.min} `))!;
+    const before = line();
+    // The live replay hands the same strip objects to several redraws in a row.
+    expect(line()).toBe(before);
+    strip.ports.push(strip.max);
+    const grown = line();
+    expect(grown).not.toBe(before);
+    s.portStrips = [{ ...strip, ports: [strip.min] }];
+    expect(line()).not.toBe(grown);
   });
   it('the retries histogram labels the last bucket as "or more"', () => {
     expect(retriesHistogram([4, 0, 2])).toBe('retries 0:4█ 1:0 2+:2▄');
@@ -81,5 +97,17 @@ describe('accumulate', () => {
     expect(j.split('\n\n')[1]!.match(/^ +policy egress-all$/gm)).toHaveLength(1);
     // The shape `egresslab explain` prints (traces/journey.ts): hop line, then its verdict.
     expect(j).toMatch(/\d\. k8s-guide-control-plane {2}eth0 {2}bpf_host:to-netdev {2}TO_NETWORK\n(.*\n)*? +verdict TRANSLATED .*\(source_xlated 172\.18\.0\.3\)/);
+  });
+});
+
+describe('terminal', () => {
+  it('capabilities compiled on first use give the terminal\'s sequences, parameters included', () => {
+    const Tput = createRequire(import.meta.url)('blessed/lib/tput') as new (o: { terminal: string }) => Record<string, (...a: number[]) => string>;
+    const xterm = new Tput({ terminal: 'xterm' });
+    expect(xterm.cup!(3, 4)).toBe('\x1b[4;5H');
+    expect(xterm.cup!(10, 0)).toBe('\x1b[11;1H');
+    expect(xterm.setaf!(1)).toBe('\x1b[31m');
+    expect(xterm.sgr0!()).toBe('\x1b(B\x1b[m');
+    expect(new Tput({ terminal: 'xterm-256color' }).setaf!(196)).toBe('\x1b[38;5;196m');
   });
 });
