@@ -24,6 +24,24 @@ function isSpecialFile(path: string): boolean {
 }
 
 /**
+ * Renames the finished temporary `tmp` to `path`, removing an older regular file at `path`
+ * first. ext4 (auto_da_alloc) makes a rename over an existing file write the new file's
+ * data out before it returns (crash safety for config files replaced without fsync): for a
+ * replay's hop captures that was 0.5 to 1.8 s per 1.4 GB, waiting on the disk, where writing
+ * them into the page cache takes about 0.25 s. Without an old file there is nothing to
+ * replace and the rename returns at once; a reader sees the old capture, then (for the
+ * moment between the two calls) none, then the whole new one.
+ */
+function replaceFile(tmp: string, path: string): void {
+  try {
+    if (fs.lstatSync(path).isFile()) fs.unlinkSync(path);
+  } catch {
+    // Nothing there (or not removable): the rename decides and reports.
+  }
+  fs.renameSync(tmp, path);
+}
+
+/**
  * Buffered, chunked output to a temporary file or stdout. Shared by both writers.
  * Callers reserve room for a whole record, fill `buf` from `pos`, then advance `pos`.
  */
@@ -102,7 +120,7 @@ export class OutputSink {
     } else if (this.tmpPath !== null) {
       try {
         fs.closeSync(this.fd);
-        fs.renameSync(this.tmpPath, this.path);
+        replaceFile(this.tmpPath, this.path);
       } catch (err) {
         throw new OutputError(`${this.path}: cannot finish: ${(err as Error).message}`, { cause: err });
       }

@@ -1,6 +1,7 @@
 /**
  * Writers: what writePacket stores (timestamps in the output resolution, comments,
- * direction flags, interface blocks), temp file + rename, abort, stdout.
+ * direction flags, interface blocks), temp file + rename, abort, stdout, and the exact
+ * blocks of the replay's writeFrame for every shape of comment.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,7 +11,7 @@ import { createPcapWriter } from '../../traces/pcap-writer.ts';
 import { createPcapngWriter } from '../../traces/pcapng-writer.ts';
 import { DIRECTION_INBOUND, DIRECTION_OUTBOUND } from '../../traces/record.ts';
 import { OutputError } from '../../traces/errors.ts';
-import { readAll, tmpDir } from './capture-helpers.ts';
+import { Bytes, epb, readAll, tmpDir, type Opt } from './capture-helpers.ts';
 
 const dir = tmpDir('writers');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -175,4 +176,34 @@ describe('pcapng writer', () => {
     expect(r.records[2999]!.data[0]).toBe(2999 & 0xff);
     expect(fs.readdirSync(dir).filter((x) => x.includes('.tmp-'))).toEqual([]);
   });
+});
+
+describe('pcapng writeFrame (the replay\'s hops)', () => {
+  for (const le of [true, false]) {
+    it(`stores every comment shape exactly (${le ? 'le' : 'be'}): empty, ASCII of each padding, non-ASCII, lone surrogate, 65535 units`, () => {
+      const f = path.join(dir, `frames-${le ? 'le' : 'be'}.pcapng`);
+      const w = createPcapngWriter(f, { byteOrder: le ? 'le' : 'be' });
+      const id = w.addInterface({ name: 'n/eth0', linkType: 1, resolution: 'us' });
+      const comments = [undefined, '', 'a', 'ab', 'abc', 'abcd', 'SNAT 10.0.0.31:40000 -> 172.18.0.3:40000', 'café', 'via → gateway', '😀', 'x\uD800y', 'a'.repeat(0xffff), '\u00ff'];
+      const mem = pkt(300, 3);
+      const expected: Buffer[] = [];
+      comments.forEach((c, i) => {
+        const len = i % 6;
+        const off = 7 + i;
+        const direction = i % 3;
+        w.writeFrame(id, 1_700_000_000 + i, 1000 * i + 999, mem, off, len, c, direction);
+        const opts: Opt[] = [];
+        if (c !== undefined) opts.push([1, c]);
+        if (direction !== 0) opts.push([2, new Bytes(le).u32(direction).build()]);
+        expected.push(epb(le, 0, BigInt(1_700_000_000 + i) * 1_000_000n + BigInt(i), mem.subarray(off, off + len), len, opts));
+      });
+      // Too long once UTF-8 encoded: refused, and nothing of it is written.
+      expect(() => w.writeFrame(id, 0, 0, mem, 0, 4, 'é'.repeat(0x8000), 0)).toThrow(/longer than 65535 bytes/);
+      w.close();
+      const bytes = fs.readFileSync(f);
+      const u32 = (o: number) => (le ? bytes.readUInt32LE(o) : bytes.readUInt32BE(o));
+      const first = u32(4) + u32(u32(4) + 4);
+      expect(bytes.subarray(first).equals(Buffer.concat(expected))).toBe(true);
+    });
+  }
 });
