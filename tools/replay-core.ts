@@ -28,7 +28,7 @@ import {
   type Profile,
 } from '../dataplane/cluster/policy.ts';
 import { formatBpftoolDump } from '../dataplane/lib/egress-gateway.ts';
-import { Dataplane, type Hop } from '../dataplane/engine.ts';
+import { Dataplane, SAMPLE_DETAIL, SAMPLE_EVENT, SAMPLE_NONE, type EventSampling, type Hop } from '../dataplane/engine.ts';
 import { checkOutputFile, makeOutputDir } from './output-dir.ts';
 
 export interface ReplayOptions {
@@ -65,7 +65,7 @@ export interface ReplayOptions {
   /** Extra event consumer (explain, the dashboard's event strip). */
   onEvent?: (ev: FlowEvent) => void;
   /** Build events only for the input packets this accepts (see DataplaneOptions.eventSample). */
-  eventSample?: (inputIndex: number) => boolean;
+  eventSample?: (inputIndex: number) => EventSampling;
   /** Live control (the dashboard): pause, step, speed. */
   control?: ReplayControl;
   /** Called once the dataplane exists (the dashboard reads snapshots through it). */
@@ -152,20 +152,20 @@ class Pacer {
 /**
  * The live dashboard's event sampling: at top speed, building every hop's event would cost
  * more than the replay itself, so one packet's events are taken every 20 ms of wall time
- * (the panes' counters come from the dataplane and stay exact). Paced, paused or stepping:
- * every packet.
+ * (the panes' counters come from the dataplane and stay exact), without their journey
+ * detail (see SAMPLE_EVENT). Paced, paused or stepping: every packet, with the detail.
  */
-export function liveEventSample(control: ReplayControl, everyMs = 20): (inputIndex: number) => boolean {
+export function liveEventSample(control: ReplayControl, everyMs = 20): (inputIndex: number) => EventSampling {
   let last = -Infinity;
   let n = 0;
   return () => {
-    if (control.speed !== undefined || control.paused) return true;
+    if (control.speed !== undefined || control.paused) return SAMPLE_DETAIL;
     // The clock is read every 64th packet only: reading it per packet shows in profiles.
-    if ((++n & 63) !== 0) return false;
+    if ((++n & 63) !== 0) return SAMPLE_NONE;
     const now = performance.now();
-    if (now - last < everyMs) return false;
+    if (now - last < everyMs) return SAMPLE_NONE;
     last = now;
-    return true;
+    return SAMPLE_EVENT;
   };
 }
 

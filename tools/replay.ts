@@ -11,6 +11,7 @@ import { UsageError } from '../traces/errors.ts';
 import type { FlowEvent } from '../traces/events.ts';
 import { SCENARIO_FLAGS, SCENARIO_USAGE, scenarioOptions } from './replay-flags.ts';
 import { liveEventSample, ReplayControl, runReplay, type ReplayRun } from './replay-core.ts';
+import type { EventSampling } from '../dataplane/engine.ts';
 import { eventLine, formatJourney } from '../traces/journey.ts';
 import { inertLines } from '../traces/inert.ts';
 
@@ -63,7 +64,7 @@ const replay: Subcommand = {
     let control: ReplayControl | undefined;
     let onStart: ((run: ReplayRun) => void) | undefined;
     let onEvent: ((ev: FlowEvent) => void) | undefined;
-    let eventSample: ((inputIndex: number) => boolean) | undefined;
+    let eventSample: ((inputIndex: number) => EventSampling) | undefined;
     if (values.dash) {
       if (!process.stdout.isTTY) throw new UsageError('--dash needs a terminal (stdout is not a TTY)');
       const { startDashboard } = await import('../dashboards/dashboard.ts');

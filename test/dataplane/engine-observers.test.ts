@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { labPolicy, labTopology } from '../../dataplane/cluster/index.ts';
-import { Dataplane, type Hop } from '../../dataplane/engine.ts';
+import { Dataplane, SAMPLE_DETAIL, SAMPLE_EVENT, SAMPLE_NONE, type EventSampling, type Hop } from '../../dataplane/engine.ts';
 import { buildIpv4Frame } from '../../dataplane/packet/build.ts';
 import { TCP_SYN } from '../../dataplane/packet/tcp.ts';
 import { parseIpv4 } from '../../dataplane/packet/addr.ts';
@@ -48,7 +48,7 @@ describe('engine observers', () => {
   });
 
   it('eventSample builds events only for accepted packets; captures and counters are unaffected', () => {
-    const run = (sample?: (i: number) => boolean) => {
+    const run = (sample?: (i: number) => EventSampling) => {
       const events: FlowEvent[] = [];
       const hops: string[] = [];
       const dp = new Dataplane({
@@ -64,12 +64,31 @@ describe('engine observers', () => {
       return { events, hops, summary: dp.summary() };
     };
     const all = run();
-    const even = run((i) => i % 2 === 0);
+    const even = run((i) => (i % 2 === 0 ? SAMPLE_DETAIL : SAMPLE_NONE));
     // Generated packets (the echo host's SYN-ACKs) carry input_index -1.
     expect(new Set(all.events.map((e) => e.egresslab.input_index).filter((i) => i >= 0))).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
     expect(new Set(even.events.map((e) => e.egresslab.input_index).filter((i) => i >= 0))).toEqual(new Set([0, 2, 4, 6, 8]));
     expect(even.hops).toEqual(all.hops);
     expect(even.summary).toEqual(all.summary);
+  });
+
+  it('SAMPLE_EVENT builds the same events as SAMPLE_DETAIL without the journey detail (functions, lookups, policy, rewrites, snat)', () => {
+    const run = (sampling: EventSampling) => {
+      const events: FlowEvent[] = [];
+      const dp = new Dataplane({ topology: labTopology(), policies: labPolicy(), profile: '1.17', seed: 1, eventSample: () => sampling, observer: { event: (e) => events.push(e) } });
+      for (let i = 0; i < 4; i++) dp.inject(syn(i), 14, T0, i * 1000, i);
+      dp.finish();
+      return events;
+    };
+    const detail = run(SAMPLE_DETAIL);
+    const plain = run(SAMPLE_EVENT);
+    expect(detail.some((e) => (e.egresslab.functions?.length ?? 0) > 0 && (e.egresslab.lookups?.length ?? 0) > 0)).toBe(true);
+    expect(plain.every((e) => !e.egresslab.functions?.length && !e.egresslab.lookups?.length && !e.egresslab.snat)).toBe(true);
+    const strip = (e: FlowEvent) => {
+      const { functions: _f, lookups: _l, policy: _p, rewrites: _r, snat: _s, ...rest } = e.egresslab;
+      return { ...e, egresslab: rest };
+    };
+    expect(plain.map(strip)).toEqual(detail.map(strip));
   });
 });
 
