@@ -7,11 +7,35 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCapture, decodeFrame, decodeLinkType, type L3Location } from '../../traces/open.ts';
-import type { CaptureRecord } from '../../traces/record.ts';
+import type { CaptureRecord, WindowedRecord } from '../../traces/record.ts';
+import { CaptureError } from '../../traces/errors.ts';
 import { corpusFiles, corpusPath, pcapFile, readAll, tmpDir } from './capture-helpers.ts';
 
 const dir = tmpDir('window');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * Every record of every corpus file. Malformed files end in a CaptureError
+ * (corpus-read.test.ts checks those); anything else, failed assertions included, is thrown.
+ */
+function forEachCorpusRecord(fn: (file: string, rec: WindowedRecord) => void): void {
+  for (const f of corpusFiles()) {
+    let r;
+    try {
+      r = openCapture(corpusPath(f));
+    } catch (err) {
+      if (err instanceof CaptureError) continue;
+      throw err;
+    }
+    try {
+      for (let x = r.next(); x; x = r.next()) fn(f, x);
+    } catch (err) {
+      if (!(err instanceof CaptureError)) throw err;
+    } finally {
+      r.close();
+    }
+  }
+}
 
 const loc = (): L3Location => ({ l3Offset: -1, ethertype: -1, reason: '' });
 const result = (ok: boolean, l: L3Location): string => (ok ? `${l.ethertype}@${l.l3Offset}` : l.reason);
@@ -19,29 +43,15 @@ const result = (ok: boolean, l: L3Location): string => (ok ? `${l.ethertype}@${l
 describe('record window', () => {
   it('gives every corpus record its bytes at buf[dataOffset, dataOffset + caplen), and data as a view of them', () => {
     let records = 0;
-    for (const f of corpusFiles()) {
-      let r;
-      try {
-        r = openCapture(corpusPath(f));
-      } catch {
-        continue;
-      }
-      try {
-        for (let x = r.next(); x; x = r.next()) {
-          records++;
-          const d = x.data;
-          expect(x.caplen).toBe(d.length);
-          expect(d.buffer).toBe(x.buf.buffer);
-          expect(d.byteOffset).toBe(x.buf.byteOffset + x.dataOffset);
-          // Made once per record, then the same view.
-          expect(x.data).toBe(d);
-        }
-      } catch {
-        // Malformed files end in a CaptureError; corpus-read.test.ts checks those.
-      } finally {
-        r.close();
-      }
-    }
+    forEachCorpusRecord((_f, x) => {
+      records++;
+      const d = x.data;
+      expect(x.caplen).toBe(d.length);
+      expect(d.buffer).toBe(x.buf.buffer);
+      expect(d.byteOffset).toBe(x.buf.byteOffset + x.dataOffset);
+      // Made once per record, then the same view.
+      expect(x.data).toBe(d);
+    });
     expect(records).toBeGreaterThan(10_000);
   });
 
@@ -50,30 +60,16 @@ describe('record window', () => {
     const b = loc();
     const c = loc();
     let n = 0;
-    for (const f of corpusFiles()) {
-      let r;
-      try {
-        r = openCapture(corpusPath(f));
-      } catch {
-        continue;
-      }
-      try {
-        for (let x = r.next(); x; x = r.next()) {
-          const copy: CaptureRecord = { ...x, data: x.data.slice() };
-          const want = result(decodeLinkType(copy, a), a);
-          expect(result(decodeLinkType(x, b), b), `${f} #${x.index}`).toBe(want);
-          // The same frame inside a larger buffer whose bytes past the frame look like IP.
-          const big = new Uint8Array(x.caplen + 80).fill(0x45);
-          big.set(copy.data, 7);
-          expect(result(decodeFrame(x.linkType, big, 7, 7 + x.caplen, c), c), `${f} #${x.index}`).toBe(want);
-          n++;
-        }
-      } catch {
-        // as above
-      } finally {
-        r.close();
-      }
-    }
+    forEachCorpusRecord((f, x) => {
+      const copy: CaptureRecord = { ...x, data: x.data.slice() };
+      const want = result(decodeLinkType(copy, a), a);
+      expect(result(decodeLinkType(x, b), b), `${f} #${x.index}`).toBe(want);
+      // The same frame inside a larger buffer whose bytes past the frame look like IP.
+      const big = new Uint8Array(x.caplen + 80).fill(0x45);
+      big.set(copy.data, 7);
+      expect(result(decodeFrame(x.linkType, big, 7, 7 + x.caplen, c), c), `${f} #${x.index}`).toBe(want);
+      n++;
+    });
     expect(n).toBeGreaterThan(10_000);
   });
 
