@@ -50,8 +50,11 @@ export interface PcapngRawOptions {
 }
 
 const utf8 = new TextEncoder();
-/** Node's native UTF-8 string write, called on the sink's plain Uint8Array. */
-const utf8Write = Buffer.prototype.utf8Write as (this: Uint8Array, s: string, offset: number, length: number) => number;
+/**
+ * Node's native UTF-8 string write, called on the sink's plain Uint8Array. It is not a
+ * documented API: if a Node version lacks it, every comment takes the TextEncoder path.
+ */
+const utf8Write = (Buffer.prototype as { utf8Write?: (this: Uint8Array, s: string, offset: number, length: number) => number }).utf8Write;
 
 const TS_US = 0;
 const TS_NS = 1;
@@ -282,7 +285,7 @@ export class PcapngWriter implements CaptureWriter {
     s.reserve(total + 2 * n);
     const b = s.buf;
     const p = s.pos;
-    if (utf8Write.call(b, comment, p + opt + 4, 3 * n) !== n) return false;
+    if (utf8Write === undefined || utf8Write.call(b, comment, p + opt + 4, 3 * n) !== n) return false;
     let dv = this.dv;
     if (this.dvOf !== b) {
       dv = this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
