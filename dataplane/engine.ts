@@ -26,8 +26,9 @@
  * skips what only captures would show: Ethernet addresses are not written (`Skb.l2`), and a
  * record passed with `injectRecord` is worked on where it lies instead of being copied.
  * Tunnelling is always done for real (outer headers built, then parsed and stripped by the
- * peer), so the benchmark's "dataplane alone" does the work the model describes. Counters, drops and events are the same either way
- * (test/dataplane/engine-fastpath.test.ts replays the golden scenarios both ways).
+ * peer), so the benchmark's "dataplane alone" does the work the model describes. Counters,
+ * drops and events are the same either way (test/dataplane/engine-fastpath.test.ts replays
+ * the golden scenarios both ways).
  */
 
 import type { FlowEvent } from '../traces/events.ts';

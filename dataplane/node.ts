@@ -302,8 +302,8 @@ export class Skb {
    * Takes the IPv4 packet at `data[l3, l3 + len)` where it lies, instead of copying it as
    * `loadIp` does: the 14 bytes in front of it become the Ethernet header, and programs
    * rewrite the caller's bytes. For a record the caller is done with (l3 >= 14 in `data`),
-   * in a run that takes no snapshots and no hop records; encapsulation calls `unborrow`. Copying a record was the largest
-   * single cost of the engine's own per-packet work.
+   * in a run that takes no snapshots and no hop records; encapsulation calls `unborrow`.
+   * Copying a record was the largest single cost of the engine's own per-packet work.
    */
   borrow(data: Uint8Array, l3: number, len: number, dstMac: Uint8Array, srcMac: Uint8Array): void {
     const o = l3 - 14;
