@@ -225,10 +225,10 @@ export class PcapngWriter implements CaptureWriter {
     comments: readonly string[] | undefined,
     flags: number | undefined,
   ): void {
-    // A comment is first taken as ASCII (every hop comment the replay writes): it is copied
-    // straight into the sink while being checked, one pass and no TextEncoder array (one per
-    // packet was a large share of a replay's time and garbage). A non-ASCII one is rewound
-    // and written as UTF-8 below.
+    // A comment is first taken as ASCII (every hop comment the replay writes): emitAscii
+    // writes it straight into the sink, with no TextEncoder array (one per packet was a large
+    // share of a replay's time and garbage). A non-ASCII one leaves nothing written and is
+    // encoded as UTF-8 below.
     if (comment !== undefined && comments === undefined && comment.length <= 0xffff) {
       if (this.emitAscii(ifId, high, low, data, dataOff, caplen, origLen, comment, flags)) return;
     }

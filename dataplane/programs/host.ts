@@ -225,7 +225,7 @@ function snatIcmpError(env: Env, node: NodeState, skb: Skb, kind: number): numbe
   if (v.isFragment) return DROP_INVALID;
   if (jd) jd.fn('snat_v4_nat_handle_icmp_error');
   const inner = icmpInner;
-  const end = Math.min(v.l3Off + v.totalLen, v.buf.length);
+  const end = Math.min(v.l3Off + v.totalLen, v.end);
   if (parseIcmpErrorInner(v.buf, v.l4Off, end, inner) < 0) return DROP_INVALID;
   let sport: number;
   let dport: number;
@@ -300,7 +300,7 @@ function revSnatIcmpError(env: Env, node: NodeState, skb: Skb): number {
   if (v.isFragment) return DROP_INVALID;
   if (jd) jd.fn('snat_v4_rev_nat_handle_icmp_error');
   const inner = icmpInner;
-  const end = Math.min(v.l3Off + v.totalLen, v.buf.length);
+  const end = Math.min(v.l3Off + v.totalLen, v.end);
   if (parseIcmpErrorInner(v.buf, v.l4Off, end, inner) < 0) return DROP_INVALID;
   let sport: number;
   let dport: number;
