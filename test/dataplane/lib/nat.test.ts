@@ -432,6 +432,22 @@ describe('LRU and per-remote usage', () => {
     expect(strips[0]!.ports).toContain(CLIENT_PORT);
   });
 
+  it('port strips of a busy gateway: every port in use per remote, sorted, the busiest remote first', () => {
+    const nat = new NatTable(65536, '1.17');
+    const out = newSnatResult();
+    const rng = new Rng(4);
+    // 3000 connections to one remote, 1000 to another: most ports are random picks above
+    // 32767, so the strip must hold the whole u16 range.
+    for (let i = 0; i < 3000; i++) nat.snatV4Nat(IPPROTO_TCP, CLIENT_IP + (i % 50), EXTERNAL_SVC_IP, 1024 + i, EXTERNAL_SVC_PORT, target(), NOW, rng, out);
+    for (let i = 0; i < 1000; i++) nat.snatV4Nat(IPPROTO_UDP, CLIENT_IP + (i % 50), EXTERNAL_SVC_IP_2, 1024 + i, 53, target(), NOW, rng, out);
+    const strips = nat.portStrips(4);
+    expect(strips.map((s) => [s.remote, s.ports.length])).toEqual([['TCP 110.0.11.1:1234', 3000], ['UDP 110.0.11.2:53', 1000]]);
+    expect(strips[0]!.ports).toEqual(nat.portsInUse(EGRESS_IP, IPPROTO_TCP, EXTERNAL_SVC_IP, EXTERNAL_SVC_PORT).sort((a, b) => a - b));
+    expect(strips[1]!.ports).toEqual(nat.portsInUse(EGRESS_IP, IPPROTO_UDP, EXTERNAL_SVC_IP_2, 53).sort((a, b) => a - b));
+    expect(strips[0]!.ports.some((p) => p > 32767)).toBe(true);
+    for (const st of strips) for (let i = 1; i < st.ports.length; i++) expect(st.ports[i]!).toBeGreaterThan(st.ports[i - 1]!);
+  });
+
   it('dumps and usage scans read the same after lookups touched the entries (LRU reference bits)', () => {
     const nat = new NatTable(1024, '1.17');
     const out = newSnatResult();
