@@ -67,8 +67,11 @@ export interface DashboardControls {
   slower(): void;
   /** Called after the dashboard has closed itself on `q` / Ctrl-C. */
   quit(): void;
-  /** Journey of one flow for the enter key: lines as `egresslab explain` prints them. */
-  journey(flowId: string): string[];
+  /**
+   * Journey of one flow for the enter key: lines as `egresslab explain` prints them. A
+   * dashboard on its own thread (thread.ts) gets them from the replay's thread, so later.
+   */
+  journey(flowId: string): string[] | Promise<string[]>;
   /** Optional: the current pace for the header, e.g. `2x` or `top speed`. */
   speed?(): string;
 }
@@ -183,6 +186,7 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
   let overlayKind: 'help' | 'journey' | undefined;
   let overlayLines: string[] = [];
   let overlayScroll = 0;
+  let journeyOf: string | undefined;
   let last: StatsSnapshot | undefined;
   let visibleFlows: (string | undefined)[] = [];
   let bodyHeights: Record<PaneName, number> = { policies: 1, drops: 1, conntrack: 1, ports: 1, events: 1 };
@@ -385,11 +389,24 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
         overlayScroll = 0;
         if (id === undefined) overlayLines = ['This row has no flow id: no journey to show.'];
         else {
+          const failed = (err: unknown): string[] => [`journey of ${id} failed: ${err instanceof Error ? err.message : String(err)}`];
           try {
-            overlayLines = o.controls.journey(id);
+            const lines = o.controls.journey(id);
+            if (Array.isArray(lines)) overlayLines = lines;
+            else {
+              overlayLines = [`journey of ${id}: waiting for the replay...`];
+              // Shown only if this flow's journey is still what the overlay is open for.
+              const shown = (got: string[]): void => {
+                if (stopped || overlayKind !== 'journey' || journeyOf !== id) return;
+                overlayLines = got;
+                render();
+              };
+              lines.then(shown, (err: unknown) => shown(failed(err)));
+            }
           } catch (err) {
-            overlayLines = [`journey of ${id} failed: ${err instanceof Error ? err.message : String(err)}`];
+            overlayLines = failed(err);
           }
+          journeyOf = id;
         }
       }
     } else return;

@@ -81,14 +81,14 @@ async function replay(file: string, outDir: string | undefined, dash: boolean): 
     eventSample: control ? liveEventSample(control) : undefined,
     onStart: dash
       ? (run) => {
-          void import('../dashboards/dashboard.ts').then(({ startDashboard }) => {
-            const output = Object.assign(new PassThrough(), { columns: 160, rows: 48, isTTY: true });
-            output.resume();
-            const d = startDashboard({
+          void import('../dashboards/thread.ts').then(({ startDashboardThread }) => {
+            const d = startDashboardThread({
               getSnapshot: () => run.snapshot(),
               controls: { pause() {}, resume() {}, step() {}, faster() {}, slower() {}, quit() {}, journey: () => [] },
               input: new PassThrough(),
-              output,
+              // A 160x48 terminal whose screen is thrown away.
+              fd: -1,
+              sizeFrom: null,
               cols: 160,
               rows: 48,
               // As `replay --dash` redraws at top speed.

@@ -18,7 +18,12 @@ mkdirSync(new URL('dist/', root), { recursive: true });
 const built = await esbuild.build({
   // The benchmark's jobs run from the same kind of bundle as the CLI, so they measure what a
   // user runs.
-  entryPoints: [new URL('tools/cli.ts', root).pathname, new URL('tools/bench-job.ts', root).pathname],
+  // The live dashboard's thread is an entry of its own: a worker starts from a file.
+  entryPoints: {
+    cli: new URL('tools/cli.ts', root).pathname,
+    'bench-job': new URL('tools/bench-job.ts', root).pathname,
+    'dash-worker': new URL('dashboards/thread-worker.ts', root).pathname,
+  },
   outdir: new URL('dist/', root).pathname,
   outExtension: { '.js': '.mjs' },
   bundle: true,

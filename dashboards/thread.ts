@@ -1,0 +1,161 @@
+/**
+ * @module dashboards/thread
+ * Runs the live dashboard on a worker thread (thread-worker.ts). The replay's thread only
+ * builds a StatsSnapshot every `refreshMs` and posts it; blessed's start-up, the redraws and
+ * their garbage cost that thread nothing. In the same process it cost a replay at top speed
+ * about 9% of its throughput on this project's 2-vCPU machine (README, Benchmarks).
+ *
+ * This side owns the terminal's input: raw mode, keys (forwarded as bytes) and size changes.
+ * The worker writes the screen to the output's file descriptor itself.
+ */
+import { Worker } from 'node:worker_threads';
+import type { StatsSnapshot } from '../traces/stats.ts';
+import type { DashboardControls } from './dashboard.ts';
+
+/** workerData of the dashboard's thread. */
+export interface ThreadInit {
+  /** File descriptor the screen is written to; -1 discards it (the benchmark). */
+  fd: number;
+  cols: number;
+  rows: number;
+  terminal: string;
+  refreshMs: number;
+  /** One Int32 the worker sets to 1 once the screen is closed. */
+  done: SharedArrayBuffer;
+}
+
+/** Messages to the dashboard's thread. */
+export type ToDashboard =
+  | { t: 'snap'; snap: StatsSnapshot; speed: string }
+  | { t: 'key'; data: Uint8Array }
+  | { t: 'resize'; cols: number; rows: number }
+  | { t: 'journey'; flowId: string; lines: string[] }
+  | { t: 'text' }
+  | { t: 'stop' };
+
+/** Messages from the dashboard's thread. */
+export type FromDashboard =
+  | { t: 'ctl'; op: 'pause' | 'resume' | 'step' | 'faster' | 'slower' | 'quit' }
+  | { t: 'journey'; flowId: string }
+  | { t: 'text'; text: string };
+
+export interface ThreadDashboardOptions {
+  getSnapshot(): StatsSnapshot;
+  controls: DashboardControls;
+  /** Keys; raw mode is set on it when it is a TTY. @default process.stdin */
+  input?: NodeJS.ReadableStream;
+  /** The screen's descriptor, -1 to discard. @default 1 (stdout) */
+  fd?: number;
+  /** Size changes are followed on this stream when it is a TTY; null: cols x rows, fixed. @default process.stdout */
+  sizeFrom?: NodeJS.WriteStream | null;
+  /** Terminal size when `sizeFrom` reports none. */
+  cols?: number;
+  rows?: number;
+  /** terminfo name; @default $TERM */
+  terminal?: string;
+  /** Snapshot and redraw period. @default 100 */
+  refreshMs?: number;
+  /** Called if the dashboard's thread fails; the screen is gone by then. */
+  onError?(err: Error): void;
+}
+
+export interface ThreadDashboardHandle {
+  /** Closes the screen (waiting up to a second for the thread to restore the terminal). */
+  stop(): void;
+  /** The screen as plain text, as DashboardHandle.screenText (for tests). */
+  screenText(): Promise<string>;
+}
+
+/** Where the worker's code is: the bundle's own entry, or the sources through tsx. */
+function workerUrl(): URL {
+  return import.meta.url.endsWith('.ts')
+    ? new URL('./thread-worker-tsx.mjs', import.meta.url)
+    : new URL('./dash-worker.mjs', import.meta.url);
+}
+
+/**
+ * Starts the dashboard on its own thread.
+ * @example
+ * const d = startDashboardThread({ getSnapshot: () => run.snapshot(), controls });
+ * // later
+ * d.stop();
+ */
+export function startDashboardThread(o: ThreadDashboardOptions): ThreadDashboardHandle {
+  const input = (o.input ?? process.stdin) as NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(on: boolean): unknown };
+  const sizeFrom = o.sizeFrom === undefined ? process.stdout : o.sizeFrom;
+  const refreshMs = Math.max(10, o.refreshMs ?? 100);
+  const done = new SharedArrayBuffer(4);
+  const init: ThreadInit = {
+    fd: o.fd ?? 1,
+    cols: sizeFrom?.columns || o.cols || 80,
+    rows: sizeFrom?.rows || o.rows || 24,
+    terminal: o.terminal ?? process.env['TERM'] ?? 'xterm',
+    refreshMs,
+    done,
+  };
+  const worker = new Worker(workerUrl(), { workerData: init });
+  // The replay's end, not the dashboard, decides when the process exits.
+  worker.unref();
+  const send = (m: ToDashboard): void => worker.postMessage(m);
+  const speed = (): string => (o.controls.speed ? o.controls.speed() : '');
+  let stopped = false;
+  const texts: ((text: string) => void)[] = [];
+
+  const push = (): void => send({ t: 'snap', snap: o.getSnapshot(), speed: speed() });
+  push();
+  const timer = setInterval(push, refreshMs);
+
+  worker.on('message', (m: FromDashboard) => {
+    if (m.t === 'ctl') o.controls[m.op]();
+    else if (m.t === 'text') texts.shift()?.(m.text);
+    else if (m.t === 'journey') {
+      void Promise.resolve()
+        .then(() => o.controls.journey(m.flowId))
+        .catch((err: unknown) => [`journey of ${m.flowId} failed: ${err instanceof Error ? err.message : String(err)}`])
+        .then((lines) => {
+          if (!stopped) send({ t: 'journey', flowId: m.flowId, lines });
+        });
+    }
+  });
+  worker.on('error', (err) => {
+    release();
+    o.onError?.(err);
+  });
+
+  const onKey = (data: Buffer | string): void => send({ t: 'key', data: typeof data === 'string' ? Buffer.from(data) : data });
+  if (input.isTTY && input.setRawMode) input.setRawMode(true);
+  input.on('data', onKey);
+  input.resume();
+  const onResize = (): void => {
+    if (sizeFrom) send({ t: 'resize', cols: sizeFrom.columns, rows: sizeFrom.rows });
+  };
+  if (sizeFrom?.isTTY) sizeFrom.on('resize', onResize);
+
+  function release(): void {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    input.removeListener('data', onKey);
+    if (input.isTTY && input.setRawMode) input.setRawMode(false);
+    input.pause();
+    if (sizeFrom?.isTTY) sizeFrom.removeListener('resize', onResize);
+  }
+
+  return {
+    stop(): void {
+      if (stopped) return;
+      send({ t: 'stop' });
+      // Synchronous on purpose: callers print a summary (or an error) right after, and that
+      // must land on the restored terminal, not inside the dashboard's screen.
+      Atomics.wait(new Int32Array(done), 0, 0, 1000);
+      release();
+      void worker.terminate();
+    },
+    screenText(): Promise<string> {
+      return new Promise((resolve) => {
+        texts.push(resolve);
+        send({ t: 'text' });
+      });
+    },
+  };
+}
