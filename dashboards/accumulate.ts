@@ -40,6 +40,7 @@ import type {
   StatsSnapshot,
 } from '../traces/stats.ts';
 import { eventLine, formatJourney } from '../traces/journey.ts';
+import { knownDrop } from '../dataplane/lib/drop.ts';
 
 export type Profile = '1.10' | '1.17';
 
@@ -65,25 +66,6 @@ export interface AccumulatorOptions {
   /** Events kept per flow for its journey. @default 256 */
   maxJourneyEvents?: number;
 }
-
-/** Cilium's drop codes → monitor text and Hubble name (pkg/monitor/api/drop.go, flow.proto). */
-export const DROP_REASONS: Readonly<Record<number, readonly [string, string]>> = {
-  133: ['Policy denied', 'POLICY_DENIED'],
-  134: ['Invalid packet', 'INVALID_PACKET_DROPPED'],
-  141: ['Error writing to packet', 'ERROR_WRITING_TO_PACKET'],
-  147: ['Error retrieving tunnel key', 'ERROR_RETRIEVING_TUNNEL_KEY'],
-  153: ['Error while correcting L3 checksum', 'ERROR_WHILE_CORRECTING_L3_CHECKSUM'],
-  154: ['Error while correcting L4 checksum', 'ERROR_WHILE_CORRECTING_L4_CHECKSUM'],
-  155: ['CT: Map insertion failed', 'CT_MAP_INSERTION_FAILED'],
-  160: ['No tunnel/encapsulation endpoint (datapath BUG!)', 'NO_TUNNEL_OR_ENCAPSULATION_ENDPOINT'],
-  167: ['No mapping for NAT masquerade', 'NO_MAPPING_FOR_NAT_MASQUERADE'],
-  168: ['Unsupported protocol for NAT masquerade', 'UNSUPPORTED_PROTOCOL_FOR_NAT_MASQUERADE'],
-  169: ['FIB lookup failed', 'FIB_LOOKUP_FAILED'],
-  173: ['NAT not needed', 'NAT_NOT_NEEDED'],
-  191: ['No nat map found', 'SNAT_NO_MAP_FOUND'],
-  194: ['No egress gateway found', 'NO_EGRESS_GATEWAY'],
-  204: ['No Egress IP configured', 'DROP_NO_EGRESS_IP'],
-};
 
 const LIFETIME = { tcp: { '1.10': 21600, '1.17': 8000 }, syn: 60, nonTcp: 60, close: 10 } as const;
 
@@ -494,12 +476,14 @@ export class EventAccumulator {
   private countDrop(ev: FlowEvent, flow: FlowState): void {
     const f = ev.flow;
     const code = f.drop_reason ?? 0;
-    const known = DROP_REASONS[code];
+    // The dataplane's own table (a constant, not its state): the names a saved event log
+    // carries are the Hubble ones, the monitor text is looked up here.
+    const known = knownDrop(code);
     const p = l4Ports(ev);
     const lastFlow = `${ep(f.IP.source, p.sport)} -> ${ep(f.IP.destination, p.dport)} ${p.proto}`;
     let d = this.drops.get(code);
     if (!d) {
-      d = { code, text: known?.[0] ?? f.drop_reason_desc ?? 'unknown', name: f.drop_reason_desc ?? known?.[1] ?? 'UNKNOWN', count: 0, lastFlow };
+      d = { code, text: known?.text ?? f.drop_reason_desc ?? 'unknown', name: f.drop_reason_desc ?? known?.name ?? 'UNKNOWN', count: 0, lastFlow };
       this.drops.set(code, d);
     }
     d.count++;

@@ -93,6 +93,11 @@ export function dropReasons(): readonly DropReasonInfo[] {
   return TABLE;
 }
 
+/** The table row for a drop code (negative BPF value or absolute), if the model knows it. */
+export function knownDrop(code: number): DropReasonInfo | undefined {
+  return BY_CODE.get(Math.abs(code));
+}
+
 /** The table row for a drop code (negative BPF value or absolute); unknown codes get a generic row. */
 export function dropInfo(code: number): DropReasonInfo {
   const abs = Math.abs(code);
