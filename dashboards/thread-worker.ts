@@ -67,6 +67,23 @@ function stop(): void {
 }
 
 port.on('message', (m: ToDashboard) => {
+  try {
+    handle(m);
+  } catch (err) {
+    // Reported, not thrown: an exception inside a message listener is not always a worker
+    // 'error' in the parent. The screen is closed first so the message can be read.
+    try {
+      dash?.stop();
+    } catch {
+      // Already broken: the parent resets the terminal.
+    }
+    const e = err instanceof Error ? err : new Error(String(err));
+    post({ t: 'error', message: e.message, stack: e.stack ?? '' });
+    port.close();
+  }
+});
+
+function handle(m: ToDashboard): void {
   switch (m.t) {
     case 'snap':
       snap = m.snap;
@@ -117,4 +134,4 @@ port.on('message', (m: ToDashboard) => {
       stop();
       break;
   }
-});
+}

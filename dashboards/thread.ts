@@ -8,6 +8,8 @@
  * This side owns the terminal's input: raw mode, keys (forwarded as bytes) and size changes.
  * The worker writes the screen to the output's file descriptor itself.
  */
+import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { Worker } from 'node:worker_threads';
 import type { StatsSnapshot } from '../traces/stats.ts';
 import type { DashboardControls } from './dashboard.ts';
@@ -37,7 +39,8 @@ export type ToDashboard =
 export type FromDashboard =
   | { t: 'ctl'; op: 'pause' | 'resume' | 'step' | 'faster' | 'slower' | 'quit' }
   | { t: 'journey'; flowId: string }
-  | { t: 'text'; text: string };
+  | { t: 'text'; text: string }
+  | { t: 'error'; message: string; stack: string };
 
 export interface ThreadDashboardOptions {
   getSnapshot(): StatsSnapshot;
@@ -108,6 +111,7 @@ export function startDashboardThread(o: ThreadDashboardOptions): ThreadDashboard
   worker.on('message', (m: FromDashboard) => {
     if (m.t === 'ctl') o.controls[m.op]();
     else if (m.t === 'text') texts.shift()?.(m.text);
+    else if (m.t === 'error') failed(Object.assign(new Error(`the dashboard failed: ${m.message}`), { stack: m.stack }));
     else if (m.t === 'journey') {
       void Promise.resolve()
         .then(() => o.controls.journey(m.flowId))
@@ -117,10 +121,23 @@ export function startDashboardThread(o: ThreadDashboardOptions): ThreadDashboard
         });
     }
   });
-  worker.on('error', (err) => {
+  const failed = (err: Error): void => {
+    if (stopped) return;
     release();
+    // The worker died with the screen up: leave the alternate screen, show the cursor and
+    // reset the colours (xterm's rmcup, cnorm, sgr0: what every terminal the dashboard runs
+    // in understands), so the error that follows is readable.
+    if (init.fd >= 0 && isatty(init.fd)) {
+      try {
+        writeSync(init.fd, '\x1b[?1049l\x1b[?25h\x1b[0m\n');
+      } catch {
+        // The terminal is gone too: nothing to restore.
+      }
+    }
     o.onError?.(err);
-  });
+    void worker.terminate();
+  };
+  worker.on('error', failed);
 
   const onKey = (data: Buffer | string): void => send({ t: 'key', data: typeof data === 'string' ? Buffer.from(data) : data });
   if (input.isTTY && input.setRawMode) input.setRawMode(true);

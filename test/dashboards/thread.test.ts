@@ -124,6 +124,31 @@ describe('the dashboard on its own thread', () => {
     expect(Math.max(...screen.split('\n').map((l) => l.length))).toBeLessThanOrEqual(100);
   });
 
+  it('a failure on the dashboard\'s thread reaches onError, and stop() then returns at once', async () => {
+    const errors: Error[] = [];
+    const input = new PassThrough();
+    // A snapshot without its lists makes the first render throw inside the worker.
+    const d = startDashboardThread({
+      getSnapshot: () => ({}) as StatsSnapshot,
+      controls: { pause() {}, resume() {}, step() {}, faster() {}, slower() {}, quit() {}, journey: () => [] },
+      input,
+      fd: -1,
+      sizeFrom: null,
+      cols: 160,
+      rows: 48,
+      refreshMs: 20,
+      onError: (err) => errors.push(err),
+    });
+    await until(() => errors.length > 0, 'the error');
+    expect(errors[0]).toBeInstanceOf(Error);
+    expect(errors[0]!.message).toMatch(/^the dashboard failed: .*input/);
+    const t0 = Date.now();
+    d.stop();
+    expect(Date.now() - t0).toBeLessThan(500);
+    // The keys are given back: nothing listens on the input any more.
+    expect(input.listenerCount('data')).toBe(0);
+  });
+
   it('stop() returns after the screen is closed: the terminal is restored when it returns', async () => {
     const { d, written } = start(labAfterPolicy());
     await screenWhere(d, (s) => s.includes('egress-all'), 'the first screen');
