@@ -63,6 +63,9 @@ function stop(): void {
     // prints or exits.
     Atomics.store(done, 0, 1);
     Atomics.notify(done, 0);
+    // Ends this thread now (in a worker, process.exit ends only the worker), so its teardown
+    // runs while the replay's thread prints; the process's exit would otherwise wait for it.
+    process.exit(0);
   }
 }
 
