@@ -107,6 +107,8 @@ export function startDashboardThread(o: ThreadDashboardOptions): ThreadDashboard
   const push = (): void => send({ t: 'snap', snap: o.getSnapshot(), speed: speed() });
   push();
   const timer = setInterval(push, refreshMs);
+  // Like the worker, the snapshots never keep the process alive by themselves.
+  timer.unref();
 
   worker.on('message', (m: FromDashboard) => {
     if (m.t === 'ctl') o.controls[m.op]();

@@ -67,6 +67,9 @@ async function replay(file: string, outDir: string | undefined, dash: boolean): 
   const { labPolicy } = await import('../dataplane/cluster/policy.ts');
   let stop: (() => void) | undefined;
   const control = dash ? new ReplayControl() : undefined;
+  // Loaded before the replay starts, as `replay --dash` does: a capture too short to make the
+  // loop yield would otherwise end before the dashboard exists.
+  const { startDashboardThread } = dash ? await import('../dashboards/thread.ts') : { startDashboardThread: undefined };
   const res = await runReplay({
     input: file,
     outDir,
@@ -79,23 +82,21 @@ async function replay(file: string, outDir: string | undefined, dash: boolean): 
     recordJourney: dash,
     onEvent: dash ? () => {} : undefined,
     eventSample: control ? liveEventSample(control) : undefined,
-    onStart: dash
+    onStart: startDashboardThread
       ? (run) => {
-          void import('../dashboards/thread.ts').then(({ startDashboardThread }) => {
-            const d = startDashboardThread({
-              getSnapshot: () => run.snapshot(),
-              controls: { pause() {}, resume() {}, step() {}, faster() {}, slower() {}, quit() {}, journey: () => [] },
-              input: new PassThrough(),
-              // A 160x48 terminal whose screen is thrown away.
-              fd: -1,
-              sizeFrom: null,
-              cols: 160,
-              rows: 48,
-              // As `replay --dash` redraws at top speed.
-              refreshMs: 250,
-            });
-            stop = () => d.stop();
+          const d = startDashboardThread({
+            getSnapshot: () => run.snapshot(),
+            controls: { pause() {}, resume() {}, step() {}, faster() {}, slower() {}, quit() {}, journey: () => [] },
+            input: new PassThrough(),
+            // A 160x48 terminal whose screen is thrown away.
+            fd: -1,
+            sizeFrom: null,
+            cols: 160,
+            rows: 48,
+            // As `replay --dash` redraws at top speed.
+            refreshMs: 250,
           });
+          stop = () => d.stop();
         }
       : undefined,
   });
