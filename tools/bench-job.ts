@@ -4,6 +4,7 @@
  * wall time and peak RSS with /usr/bin/time, as the peer tools are measured. Prints one
  * JSON line: { packets, bytes, extra? }.
  */
+import { openSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { openCapture, decodeLinkType, type L3Location } from '../traces/open.ts';
 import { Ipv4View } from '../dataplane/packet/view.ts';
@@ -88,8 +89,8 @@ async function replay(file: string, outDir: string | undefined, dash: boolean): 
             getSnapshot: () => run.snapshot(),
             controls: { pause() {}, resume() {}, step() {}, faster() {}, slower() {}, quit() {}, journey: () => [] },
             input: new PassThrough(),
-            // A 160x48 terminal whose screen is thrown away.
-            fd: -1,
+            // A 160x48 terminal whose screen is written to /dev/null (the write calls are paid).
+            fd: openSync('/dev/null', 'w'),
             sizeFrom: null,
             cols: 160,
             rows: 48,
