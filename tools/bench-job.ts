@@ -71,6 +71,9 @@ async function replay(file: string, outDir: string | undefined, dash: boolean): 
   // Loaded before the replay starts, as `replay --dash` does: a capture too short to make the
   // loop yield would otherwise end before the dashboard exists.
   const { startDashboardThread } = dash ? await import('../dashboards/thread.ts') : { startDashboardThread: undefined };
+  // The replay's own time, from before the dashboard starts to after it stopped: without
+  // Node's start-up and exit, which do not depend on the dashboard.
+  const t0 = performance.now();
   const res = await runReplay({
     input: file,
     outDir,
@@ -102,8 +105,9 @@ async function replay(file: string, outDir: string | undefined, dash: boolean): 
       : undefined,
   });
   stop?.();
+  const replayS = (performance.now() - t0) / 1000;
   const c = res.summary.conservation;
-  return { packets: c.input, bytes: 0, extra: { delivered: c.delivered, sent: c.sent, dropped: c.dropped, ignored: c.ignored } };
+  return { packets: c.input, bytes: 0, extra: { delivered: c.delivered, sent: c.sent, dropped: c.dropped, ignored: c.ignored, replayS: Number(replayS.toFixed(3)) } };
 }
 
 /** New connections per second through CT create + SNAT with `live` flows kept live. */

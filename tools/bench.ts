@@ -79,13 +79,20 @@ interface Row {
 const rows: Row[] = [];
 const ratios: string[] = [];
 
-/** Runs A (ours) and optionally B (a peer) interleaved; records both and the paired ratio. */
-function measure(name: string, a: string[], peer?: { tool?: string; name: string; argv: string[] }, packets = PACKETS, readsInput = true): Run {
+/**
+ * Runs A (ours) and optionally B (a peer) interleaved; records both and the paired ratio.
+ * `inner`: a time (seconds) both jobs report in their JSON `extra`; its paired ratio is
+ * printed too (the dashboard's cost to the replay itself, without process start-up and exit).
+ */
+function measure(name: string, a: string[], peer?: { tool?: string; name: string; argv: string[]; inner?: string }, packets = PACKETS, readsInput = true): Run {
   if (ONLY && !ONLY.has(name)) return { wall: NaN, rssMiB: NaN, stdout: '{}' };
   const aw: number[] = [];
   const bw: number[] = [];
   let ar = 0;
   let br = 0;
+  const ai: number[] = [];
+  const bi: number[] = [];
+  const innerOf = (r: Run): number => Number((JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { extra?: Record<string, unknown> }).extra?.[peer!.inner!]);
   let last: Run = { wall: 0, rssMiB: 0, stdout: '' };
   runOnce(a); // warm-up (page cache, tsx compile cache)
   if (peer) runOnce(peer.argv);
@@ -97,6 +104,10 @@ function measure(name: string, a: string[], peer?: { tool?: string; name: string
       const p = runOnce(peer.argv);
       bw.push(p.wall);
       br = Math.max(br, p.rssMiB);
+      if (peer.inner) {
+        ai.push(innerOf(last));
+        bi.push(innerOf(p));
+      }
     }
   }
   let extra: string | undefined;
@@ -111,6 +122,12 @@ function measure(name: string, a: string[], peer?: { tool?: string; name: string
     rows.push({ tool: peer.tool ?? peer.name.split(' ')[0]!, job: peer.name, walls: bw, rss: br, packets, readsInput });
     const pr = aw.map((w, i) => w / bw[i]!);
     ratios.push(`- ${name} / ${peer.name}: **${median(pr).toFixed(2)}** [${Math.min(...pr).toFixed(2)}–${Math.max(...pr).toFixed(2)}] (wall time; below 1 means egresslab is faster)`);
+    if (peer.inner) {
+      const ir = ai.map((x, i) => x / bi[i]!);
+      ratios.push(
+        `- ${name} / ${peer.name}, ${peer.inner} (in the job, without process start-up and exit): **${median(ir).toFixed(2)}** [${Math.min(...ir).toFixed(2)}–${Math.max(...ir).toFixed(2)}]; medians ${median(ai).toFixed(3)} s / ${median(bi).toFixed(3)} s`,
+      );
+    }
   }
   process.stderr.write(`  ${name}: median ${median(aw).toFixed(3)} s\n`);
   return last;
@@ -152,7 +169,7 @@ measure('diff pcap vs pcapng', ['node', 'tools/bin.mjs', 'diff', input, pcapng],
 measure('diff --canon-ports', ['node', 'tools/bin.mjs', 'diff', input, pcapng, '--canon-ports'], readBoth);
 
 // --- dashboard cost (issue 6) --------------------------------------------------------
-measure('replay with live dashboard', [...NODE_JOB, 'replay-dash', input], { tool: 'egresslab', name: 'replay without dashboard', argv: [...NODE_JOB, 'dataplane', input] });
+measure('replay with live dashboard', [...NODE_JOB, 'replay-dash', input], { tool: 'egresslab', name: 'replay without dashboard', argv: [...NODE_JOB, 'dataplane', input], inner: 'replayS' });
 
 // --- report --------------------------------------------------------------------------
 const lines = [
