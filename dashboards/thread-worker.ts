@@ -1,9 +1,8 @@
 /**
  * @module dashboards/thread-worker
  * The live dashboard's own thread (started by thread.ts): blessed, the panes and the
- * redraws run here, on the second core, so a replay at top speed loses only the time it
- * takes to build a snapshot and post it. The screen is written straight to the terminal's
- * file descriptor; keys, terminal sizes and snapshots arrive as messages.
+ * redraws run here, on another core than the replay. The screen is written straight to the
+ * terminal's file descriptor; keys, terminal sizes and snapshots arrive as messages.
  */
 import { writeSync } from 'node:fs';
 import { PassThrough, Writable } from 'node:stream';

@@ -1,9 +1,10 @@
 /**
  * @module dashboards/thread
- * Runs the live dashboard on a worker thread (thread-worker.ts). The replay's thread only
- * builds a StatsSnapshot every `refreshMs` and posts it; blessed's start-up, the redraws and
- * their garbage cost that thread nothing. In the same process it cost a replay at top speed
- * about 9% of its throughput on this project's 2-vCPU machine (README, Benchmarks).
+ * Runs the live dashboard on a worker thread (thread-worker.ts). The replay's thread builds
+ * a StatsSnapshot every `refreshMs` and posts it; blessed's start-up, the redraws and their
+ * garbage run on the worker. On this project's 2-vCPU machine that took the dashboard's cost
+ * to a replay at top speed from 24% of its wall time (in the same thread) to 14% (README,
+ * Benchmarks, which also says what the rest is).
  *
  * This side owns the terminal's input: raw mode, keys (forwarded as bytes) and size changes.
  * The worker writes the screen to the output's file descriptor itself.
@@ -16,7 +17,7 @@ import type { DashboardControls } from './dashboard.ts';
 
 /** workerData of the dashboard's thread. */
 export interface ThreadInit {
-  /** File descriptor the screen is written to; -1 discards it (the benchmark). */
+  /** File descriptor the screen is written to; -1 discards it. */
   fd: number;
   cols: number;
   rows: number;
@@ -110,19 +111,6 @@ export function startDashboardThread(o: ThreadDashboardOptions): ThreadDashboard
   // Like the worker, the snapshots never keep the process alive by themselves.
   timer.unref();
 
-  worker.on('message', (m: FromDashboard) => {
-    if (m.t === 'ctl') o.controls[m.op]();
-    else if (m.t === 'text') texts.shift()?.(m.text);
-    else if (m.t === 'error') failed(Object.assign(new Error(`the dashboard failed: ${m.message}`), { stack: m.stack }));
-    else if (m.t === 'journey') {
-      void Promise.resolve()
-        .then(() => o.controls.journey(m.flowId))
-        .catch((err: unknown) => [`journey of ${m.flowId} failed: ${err instanceof Error ? err.message : String(err)}`])
-        .then((lines) => {
-          if (!stopped) send({ t: 'journey', flowId: m.flowId, lines });
-        });
-    }
-  });
   const failed = (err: Error): void => {
     if (stopped) return;
     release();
@@ -140,6 +128,20 @@ export function startDashboardThread(o: ThreadDashboardOptions): ThreadDashboard
     void worker.terminate();
   };
   worker.on('error', failed);
+
+  worker.on('message', (m: FromDashboard) => {
+    if (m.t === 'ctl') o.controls[m.op]();
+    else if (m.t === 'text') texts.shift()?.(m.text);
+    else if (m.t === 'error') failed(Object.assign(new Error(`the dashboard failed: ${m.message}`), { stack: m.stack }));
+    else if (m.t === 'journey') {
+      void Promise.resolve()
+        .then(() => o.controls.journey(m.flowId))
+        .catch((err: unknown) => [`journey of ${m.flowId} failed: ${err instanceof Error ? err.message : String(err)}`])
+        .then((lines) => {
+          if (!stopped) send({ t: 'journey', flowId: m.flowId, lines });
+        });
+    }
+  });
 
   const onKey = (data: Buffer | string): void => send({ t: 'key', data: typeof data === 'string' ? Buffer.from(data) : data });
   if (input.isTTY && input.setRawMode) input.setRawMode(true);
