@@ -1,36 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventAccumulator } from '../../dashboards/accumulate.ts';
-import { startDashboard, type DashboardControls, type DashboardHandle } from '../../dashboards/dashboard.ts';
+import { startDashboard, type DashboardHandle } from '../../dashboards/dashboard.ts';
 import type { StatsSnapshot } from '../../traces/stats.ts';
-import { EGRESS_IP, exhausted, exhaustionEvents, fakeTerminal, labAfterPolicy, labBeforePolicy, labEvents, POLICY, toLines } from './fixtures.ts';
+import { EGRESS_IP, exhausted, exhaustionEvents, fakeTerminal, labAfterPolicy, labBeforePolicy, labEvents, POLICY, recorder, toLines } from './fixtures.ts';
 
 const open: DashboardHandle[] = [];
 afterEach(() => {
   while (open.length) open.pop()!.stop();
 });
-
-function recorder(snap: StatsSnapshot, journey: (id: string) => string[] = (id) => [`journey of ${id}`]) {
-  const calls: string[] = [];
-  const controls: DashboardControls = {
-    pause: () => {
-      calls.push('pause');
-      snap.paused = true;
-    },
-    resume: () => {
-      calls.push('resume');
-      snap.paused = false;
-    },
-    step: () => calls.push('step'),
-    faster: () => calls.push('faster'),
-    slower: () => calls.push('slower'),
-    quit: () => calls.push('quit'),
-    journey: (id) => {
-      calls.push(`journey ${id}`);
-      return journey(id);
-    },
-  };
-  return { calls, controls };
-}
 
 function show(snap: StatsSnapshot, cols = 160, rows = 48, journey?: (id: string) => string[]) {
   const term = fakeTerminal(cols, rows);

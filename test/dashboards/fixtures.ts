@@ -4,6 +4,7 @@
  * 172.18.0.7:80), as hand-built StatsSnapshots and as hand-written FlowEvent lines.
  */
 import { PassThrough } from 'node:stream';
+import type { DashboardControls } from '../../dashboards/dashboard.ts';
 import type { FlowEvent, ObservationPoint, Verdict } from '../../traces/events.ts';
 import type { ConntrackRow, StatsSnapshot } from '../../traces/stats.ts';
 
@@ -101,6 +102,30 @@ export function exhausted(): StatsSnapshot {
   s.portStrips = [{ egressIp: EGRESS_IP, remote: `TCP ${ECHO}:80`, min: 40000, max: 40007, ports: [40000, 40001, 40002, 40003, 40004, 40005, 40006, 40007] }];
   s.drops = [{ code: 167, text: 'No mapping for NAT masquerade', name: 'NO_MAPPING_FOR_NAT_MASQUERADE', count: 4, lastFlow: `10.0.1.77:40000 -> ${ECHO}:80 TCP` }];
   return s;
+}
+
+/** Controls that record each call (pause also marks the snapshot paused, as the replay does). */
+export function recorder(snap: StatsSnapshot, journey: (id: string) => string[] = (id) => [`journey of ${id}`]) {
+  const calls: string[] = [];
+  const controls: DashboardControls = {
+    pause: () => {
+      calls.push('pause');
+      snap.paused = true;
+    },
+    resume: () => {
+      calls.push('resume');
+      snap.paused = false;
+    },
+    step: () => calls.push('step'),
+    faster: () => calls.push('faster'),
+    slower: () => calls.push('slower'),
+    quit: () => calls.push('quit'),
+    journey: (id) => {
+      calls.push(`journey ${id}`);
+      return journey(id);
+    },
+  };
+  return { calls, controls };
 }
 
 /** A fake terminal: output with a size that claims to be a TTY, and an input to type into. */

@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DashboardControls } from '../../dashboards/dashboard.ts';
 import { startDashboardThread, type ThreadDashboardHandle } from '../../dashboards/thread.ts';
 import type { StatsSnapshot } from '../../traces/stats.ts';
-import { EGRESS_IP, labAfterPolicy, PODS } from './fixtures.ts';
+import { EGRESS_IP, labAfterPolicy, PODS, recorder } from './fixtures.ts';
 
 const cleanup: (() => void)[] = [];
 afterEach(() => {
@@ -44,23 +43,9 @@ function start(snap: StatsSnapshot, sizeFrom: NodeJS.WriteStream | null = null) 
   const dir = mkdtempSync(join(tmpdir(), 'egresslab-thread-'));
   const screenFile = join(dir, 'screen');
   const fd = openSync(screenFile, 'w');
-  const calls: string[] = [];
-  const controls: DashboardControls = {
-    pause: () => {
-      calls.push('pause');
-      snap.paused = true;
-    },
-    resume: () => calls.push('resume'),
-    step: () => calls.push('step'),
-    faster: () => calls.push('faster'),
-    slower: () => calls.push('slower'),
-    quit: () => calls.push('quit'),
-    journey: (id) => {
-      calls.push(`journey ${id}`);
-      return [`JOURNEY of ${id}`, 'handle_ipv4_from_lxc'];
-    },
-    speed: () => 'top speed',
-  };
+  const rec = recorder(snap, (id) => [`JOURNEY of ${id}`, 'handle_ipv4_from_lxc']);
+  const calls = rec.calls;
+  const controls = { ...rec.controls, speed: () => 'top speed' };
   const input = new PassThrough();
   const d = startDashboardThread({ getSnapshot: () => snap, controls, input, fd, sizeFrom, cols: 160, rows: 48, terminal: 'xterm-256color', refreshMs: 20 });
   cleanup.push(() => {
