@@ -387,8 +387,13 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
         const id = visibleFlows[ct.selected];
         overlayKind = 'journey';
         overlayScroll = 0;
-        if (id === undefined) overlayLines = ['This row has no flow id: no journey to show.'];
-        else {
+        if (id === undefined) {
+          overlayLines = [
+            'No events were recorded for this flow, so there is no journey to show.',
+            'At top speed only sampled packets have events: pause (space) and step (n) through',
+            'the flow, or replay with --speed, and its packets will have them.',
+          ];
+        } else {
           const failed = (err: unknown): string[] => [`journey of ${id} failed: ${err instanceof Error ? err.message : String(err)}`];
           try {
             const lines = o.controls.journey(id);

@@ -812,6 +812,18 @@ export class Dataplane {
     this.flowId = this.flowIdFor(`${v.proto}|${ipToString(a)}|${ap}|${ipToString(b)}|${bp}`);
   }
 
+  /**
+   * The flow id events gave a conntrack entry's flow, for the dashboard's journey view: flows
+   * get one with their first observed packet (at top speed, a sampled one). Keys are made
+   * pod side first (beginPacket), so both orientations are tried.
+   */
+  private readonly rowFlowId = (proto: number, saddr: number, sport: number, daddr: number, dport: number): string | undefined => {
+    if (this.flowIdOf.size === 0) return undefined;
+    const s = ipToString(saddr);
+    const d = ipToString(daddr);
+    return this.flowIdOf.get(`${proto}|${s}|${sport}|${d}|${dport}`) ?? this.flowIdOf.get(`${proto}|${d}|${dport}|${s}|${sport}`);
+  };
+
   private flowIdFor(key: string): string {
     let id = this.flowIdOf.get(key);
     if (id === undefined) {
@@ -1075,7 +1087,7 @@ export class Dataplane {
       finished: this.finished,
       conservation: { ...this.cons },
       policies: this.policyCounts(),
-      conntrack: this.env.nodes.flatMap((n) => n.ct.rows(now, 20, n.nat).map((r) => ({ ...r, node: n.name }))),
+      conntrack: this.env.nodes.flatMap((n) => n.ct.rows(now, 20, n.nat, this.rowFlowId).map((r) => ({ ...r, node: n.name }))),
       egressIps,
       allocationsOverTime,
       portStrips: o.strips === false ? [] : this.env.nodes.flatMap((n) => n.nat.portStrips()),

@@ -120,6 +120,9 @@ export interface CtGcResult {
 
 export type CtRow = Omit<ConntrackRow, 'node'>;
 
+/** The flow id of a tuple in packet order (source, then destination), if it has one. */
+export type FlowIdOf = (proto: number, saddr: number, sport: number, daddr: number, dport: number) => string | undefined;
+
 /*
  * Value layout: the entry's fields sit in its TupleHash record right after the key (16
  * words, 64 bytes a slot), read through four views of the map's buffer. A lookup hit
@@ -335,8 +338,10 @@ export class Conntrack {
    * both maps together, most recent first, so old TCP entries do not push recent UDP ones
    * out. One pass over both maps keeping the best `limit` (no allocation per entry). The
    * dashboard re-sorts what it shows; this order decides which entries make the cut.
+   * `flowIdOf` names the flow of a row from its packet-order tuple (the replay's flow ids,
+   * for the journey view); rows it returns undefined for have none.
    */
-  rows(now: number, limit = 50, nat?: NatTable): CtRow[] {
+  rows(now: number, limit = 50, nat?: NatTable, flowIdOf?: FlowIdOf): CtRow[] {
     // The best `limit` so far, ascending by age (use counter minus the entry's stamp, which
     // stays right across the u32 wrap), as parallel arrays: age, map (0 TCP, 1 other), slot.
     const maps = [this.tcp, this.any];
@@ -378,7 +383,10 @@ export class Conntrack {
         const n = nat.findOut(w3 & 0xff, keys[o]!, keys[o + 1]!, keys[o + 2]! & 0xffff, keys[o + 2]! >>> 16);
         if (n >= 0) natText = `${ipText(nat.toAddrOf(n))}:${nat.toPortOf(n)}`;
       }
+      // Packet order, as keyText prints it: the stored daddr field holds the source.
+      const flowId = flowIdOf?.(w3 & 0xff, keys[o]!, keys[o + 2]! & 0xffff, keys[o + 1]!, keys[o + 2]! >>> 16);
       rows.push({
+        ...(flowId !== undefined ? { flowId } : {}),
         tuple: keyText(keys, o).trimEnd(),
         state,
         lifetimeLeft: m.u32[(s << SHIFT) + LIFETIME]! - Math.floor(now),

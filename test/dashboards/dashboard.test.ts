@@ -226,6 +226,16 @@ describe('dashboard keys', () => {
     expect(d.screenText()).toContain('step one packet');
   });
 
+  it('enter on a row whose flow has no events says how to get them, and asks for no journey', async () => {
+    const snap = labAfterPolicy();
+    for (const r of snap.conntrack) delete r.flowId;
+    const { d, term, calls } = show(snap);
+    await type(term, '\r');
+    expect(d.screenText()).toContain('No events were recorded for this flow');
+    expect(d.screenText()).toContain('pause (space) and step (n)');
+    expect(calls.filter((c) => c.startsWith('journey'))).toEqual([]);
+  });
+
   it('tab moves the focus; G and g scroll the events pane', async () => {
     const snap = labAfterPolicy();
     snap.events = Array.from({ length: 60 }, (_, i) => ({ time: `2021-08-30T10:00:${String(i).padStart(2, '0')}.000Z`, verdict: 'FORWARDED', text: `event number ${i}` }));

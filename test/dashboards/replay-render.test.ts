@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startDashboard, type DashboardHandle } from '../../dashboards/dashboard.ts';
 import { labPolicy } from '../../dataplane/cluster/policy.ts';
+import type { FlowEvent } from '../../traces/events.ts';
+import { formatJourney } from '../../traces/journey.ts';
 import type { StatsSnapshot } from '../../traces/stats.ts';
 import { runSynth } from '../../tools/synth.ts';
 import { runReplay, type ReplayOptions } from '../../tools/replay-core.ts';
@@ -71,6 +73,55 @@ describe('the dashboard over real replays', () => {
     expect(text).toMatch(/16\/16 100%/);
     expect(text).toMatch(/failures\(167\) 4/);
     expect(text).toMatch(/167\s+4 No mapping for NAT masquerade/);
+  });
+
+  it('live, enter on a conntrack row shows that flow\'s journey from the replay\'s events', async () => {
+    // As `replay --dash` keeps them: the events of each flow, by flow id.
+    const byFlow = new Map<string, FlowEvent[]>();
+    let snap: (() => StatsSnapshot) | undefined;
+    await runReplay({
+      input: lab,
+      policyObjects: labPolicy(),
+      progress: false,
+      recordJourney: true,
+      onEvent: (ev) => {
+        const l = byFlow.get(ev.egresslab.flow_id) ?? [];
+        l.push(ev);
+        byFlow.set(ev.egresslab.flow_id, l);
+      },
+      onStart: (run) => (snap = run.snapshot),
+    });
+    const rows = snap!().conntrack;
+    // Every conntrack entry of the lab belongs to one of the three pods' flows, all observed.
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((r) => r.flowId !== undefined && byFlow.has(r.flowId))).toBe(true);
+    expect(new Set(rows.map((r) => r.flowId)).size).toBe(3);
+
+    const term = fakeTerminal(160, 48);
+    const asked: string[] = [];
+    const d = startDashboard({
+      getSnapshot: () => snap!(),
+      controls: {
+        pause: noop, resume: noop, step: noop, faster: noop, slower: noop, quit: noop,
+        journey: (id) => {
+          asked.push(id);
+          return formatJourney(byFlow.get(id) ?? [], { flowId: id });
+        },
+      },
+      input: term.input,
+      output: term.output,
+      terminal: 'xterm-256color',
+      refreshMs: 60_000,
+    });
+    open.push(d);
+    d.render();
+    term.input.write('\r');
+    await new Promise((r) => setTimeout(r, 50));
+    const text = d.screenText();
+    expect(asked).toHaveLength(1);
+    expect(text).toContain(`flow ${asked[0]}: TCP`);
+    expect(text).toContain('handle_ipv4_from_lxc');
+    expect(text).not.toContain('No events were recorded');
   });
 
   it('a capture whose file name carries escape sequences shows it inert in the header', async () => {
