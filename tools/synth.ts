@@ -91,7 +91,7 @@ export function runSynth(o: SynthOptions): SynthResult {
       const pods = o.pods ?? 3;
       if (pods > 3) topoYaml = labVariantYaml({ pods });
       const topo = topoYaml ? topologyFromText(topoPath!, topoYaml) : labTopology();
-      gen = synthCollisions(topo, rng, echoModel, { sourcePort: o.port ?? 40000 });
+      gen = synthCollisions(topo, rng, echoModel, { sourcePort: o.port ?? 40000, pods });
       break;
     }
     case 'exhaustion': {

@@ -15,8 +15,12 @@ export interface CollisionsOptions {
   sourcePort?: number;
   /** Seconds between two pods. @default 0.001 */
   spacing?: number;
+  /** Pods taking part: the first N in the lab's order (by node). @default every pod */
+  pods?: number;
 }
 
 export function* synthCollisions(topo: Topology, rng: Rng, echo: EchoModel, o: CollisionsOptions = {}): Generator<SynthPacket> {
-  yield* synthLab(topo, rng, echo, { sourcePort: o.sourcePort ?? 40000, spacing: o.spacing ?? 0.001 });
+  const byNode = [...topo.endpoints].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  const pods = o.pods === undefined ? undefined : byNode.slice(0, o.pods);
+  yield* synthLab(topo, rng, echo, { sourcePort: o.sourcePort ?? 40000, spacing: o.spacing ?? 0.001, ...(pods ? { pods } : {}) });
 }

@@ -121,6 +121,22 @@ describe('egresslab synth', () => {
     expectNoTempFiles(dir);
   });
 
+  it('collisions with fewer pods than the lab has: --pods 1 and 2 make that many, not 3', async () => {
+    for (const n of [1, 2]) {
+      const f = path.join(dir, `collisions-${n}.pcap`);
+      await must(['synth', 'collisions', '--pods', String(n), '--out', f]);
+      const sources = new Set(
+        readCapture(f).records.map((r) => {
+          const l = dissect(r.data, 1);
+          const ip = l.find((x) => x.name === 'ipv4')!.fields;
+          return String(ip.dst === '172.18.0.7' ? ip.src : ip.dst);
+        }),
+      );
+      expect(sources.size).toBe(n);
+      expect(readCapture(f).records).toHaveLength(5 * n);
+    }
+  });
+
   it('writes to stdout with --out - (the same bytes as the file), and pcapng with --format pcapng', async () => {
     const piped = await cliAsync(['synth', 'mix', '--packets', '300', '--flows', '20', '--out', '-']);
     expect(piped.code).toBe(0);
