@@ -70,6 +70,12 @@ export interface ReplayOptions {
   control?: ReplayControl;
   /** Called once the dataplane exists (the dashboard reads snapshots through it). */
   onStart?: (run: ReplayRun) => void;
+  /**
+   * Stops the replay early (e.g. on SIGINT): the loop ends after the packet in hand and the
+   * outputs are finished as at the end of the input. The loop gives the event loop a turn at
+   * least every 50 ms so that a signal handler can run.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a live consumer may ask of a running replay. */
@@ -411,6 +417,11 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   const control = o.control ?? (o.speed !== undefined ? new ReplayControl(o.speed) : undefined);
   const showProgress = o.progress !== false && process.stderr.isTTY === true;
   const started = performance.now();
+  const abort = o.signal;
+  let yieldedAt = started;
+  // How often the loop looks at the clock for `signal`: every packet from a pipe (a live
+  // capture trickles in), every 64th from a file.
+  const abortMask = abort === undefined ? -1 : reader.size === undefined ? 0 : 63;
   let packets = 0;
   let pps = 0;
   let lastReport = started;
@@ -468,6 +479,14 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
         dp.injectRecord(rec.buf, rec.dataOffset, rec.dataOffset + rec.caplen, loc.l3Offset, rec.tsSec, rec.tsNsec, rec.index);
       } else {
         dp.ignore(loc.reason);
+      }
+      if (abortMask >= 0 && (packets & abortMask) === 0) {
+        if (abort!.aborted) break;
+        if (performance.now() - yieldedAt >= 50) {
+          await yieldToLoop();
+          yieldedAt = performance.now();
+          if (abort!.aborted) break;
+        }
       }
       if ((packets & 4095) === 0) {
         const now = performance.now();

@@ -4,6 +4,7 @@
  * hop-by-hop captures, flow events and summary.json.
  */
 import { openSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { ReadStream } from 'node:tty';
 import type { Subcommand } from './cli.ts';
 import { numberFlag, oneOf, parseFlags } from './args.ts';
@@ -129,6 +130,20 @@ const replay: Subcommand = {
         };
       };
     }
+    // Ctrl-C (or a kill) ends the replay as the end of the input would: everything replayed
+    // so far is written and the outputs are complete. A read blocked on a pipe is not
+    // interrupted: `tcpdump -w - | egresslab replay -` gets the signal with tcpdump, which
+    // closes the pipe, and the replay ends at that end of input. Once only: a second signal
+    // has Node's default effect (the process ends, outputs left as temporary files).
+    const stopping = new AbortController();
+    let stoppedBy: NodeJS.Signals | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      stoppedBy = sig;
+      stopping.abort();
+      if (control) control.quit = true;
+    };
+    const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    for (const sig of SIGNALS) process.once(sig, onSignal);
     let res: Awaited<ReturnType<typeof runReplay>>;
     try {
       res = await runReplay({
@@ -144,17 +159,20 @@ const replay: Subcommand = {
         onStart,
         onEvent,
         eventSample,
+        signal: stopping.signal,
       });
     } catch (err) {
       // Give the terminal back before the error is printed.
       stopDash?.();
+      for (const sig of SIGNALS) process.removeListener(sig, onSignal);
       throw err;
     }
     if (stopDash) {
-      // Leave the final state on screen until the user quits.
+      // Leave the final state on screen until the user quits (or a signal says so).
       while (control && !control.quit) await new Promise((r) => setTimeout(r, 50));
       stopDash();
     }
+    for (const sig of SIGNALS) process.removeListener(sig, onSignal);
     if (dashError) throw dashError;
     const c = res.summary.conservation;
     const lines = [
@@ -168,6 +186,11 @@ const replay: Subcommand = {
     if (res.error) {
       process.stderr.write(`egresslab replay: ${inertLines(res.error.message)}\n`);
       process.stderr.write('everything before that offset was replayed and written\n');
+    }
+    if (stoppedBy !== undefined) {
+      process.stderr.write(`egresslab replay: stopped by ${stoppedBy} after ${res.summary.conservation.input} packets; everything replayed so far was written\n`);
+      // The shell's convention for a command ended by a signal: 128 + its number.
+      return 128 + (osConstants.signals[stoppedBy] ?? 2);
     }
     return res.exitCode;
   },
