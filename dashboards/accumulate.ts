@@ -73,6 +73,8 @@ interface FlowState {
   id: string;
   proto: string;
   tuple: string;
+  /** Address of the side that opened the flow: packets from it count as tx, others as rx. */
+  origin: string;
   node: string;
   firstSeen: number;
   lastSeen: number;
@@ -236,7 +238,10 @@ export class EventAccumulator {
 
     const newPacket = x.packet_id !== this.lastPacket;
     this.lastPacket = x.packet_id;
-    if (newPacket && typeof x.input_index === 'number') {
+    if (newPacket && typeof x.input_index === 'number' && x.input_index < 0) {
+      // A packet a host generated (an echo answer) has no input record.
+      this.cons.generated++;
+    } else if (newPacket && typeof x.input_index === 'number') {
       this.cons.input = Math.max(this.cons.input, x.input_index + 1);
       const owner = this.packetIndex.get(x.input_index);
       if (owner === undefined) this.packetIndex.set(x.input_index, x.packet_id);
@@ -278,6 +283,7 @@ export class EventAccumulator {
         id: x.flow_id,
         proto: p.proto,
         tuple: `${p.proto} OUT ${ep(src, sport)} -> ${ep(dst, dport)}`,
+        origin: src,
         node: ev.node_name ?? f.node_name,
         firstSeen: ts,
         lastSeen: ts,
@@ -301,7 +307,10 @@ export class EventAccumulator {
     if (x.packet_id !== st.lastPacket) {
       st.lastPacket = x.packet_id;
       st.lastSeen = Math.max(st.lastSeen, ts);
-      if (f.is_reply) st.rxPackets++;
+      // The packet's first event decides its direction. is_reply cannot: a reply's first
+      // event is its arrival (FROM_NETWORK), before any conntrack lookup, where it is false.
+      const isReply = f.IP.source !== st.origin;
+      if (isReply) st.rxPackets++;
       else st.txPackets++;
       if (p.proto === 'TCP') {
         if (!p.flags.includes('SYN')) st.seenNonSyn = true;
@@ -309,11 +318,11 @@ export class EventAccumulator {
           st.txClosing = true;
           st.rxClosing = true;
         } else if (p.flags.includes('FIN')) {
-          if (f.is_reply) st.rxClosing = true;
+          if (isReply) st.rxClosing = true;
           else st.txClosing = true;
         }
         // A new SYN on a closing entry re-opens it (CT_REOPENED).
-        if (p.flags.includes('SYN') && !p.flags.includes('ACK') && st.txClosing && st.rxClosing && !f.is_reply) {
+        if (p.flags.includes('SYN') && !p.flags.includes('ACK') && st.txClosing && st.rxClosing && !isReply) {
           st.txClosing = st.rxClosing = false;
           st.seenNonSyn = false;
         }
@@ -354,9 +363,10 @@ export class EventAccumulator {
     const f = ev.flow;
     const egressLookup = (x.lookups ?? []).find((l) => /egress/.test(l.map));
     if (!x.policy && !(egressLookup && egressLookup.result !== 'miss') && f.drop_reason !== 194) return;
-    // Later hops of a redirected packet repeat the policy name without the lookup: count them
-    // under the entry the lookup chose.
-    if (!egressLookup && f.drop_reason !== 194 && flow.policyKey) {
+    // Later hops of a redirected packet repeat the policy name without the lookup, and the
+    // gateway's own lookup in to-netdev (1.10's SNAT decision) names no policy: count them
+    // under the entry the pod node's lookup chose.
+    if ((!egressLookup || !x.policy) && f.drop_reason !== 194 && flow.policyKey) {
       const known = this.policies.get(flow.policyKey);
       if (known && known.lastPacket !== x.packet_id) {
         known.lastPacket = x.packet_id;

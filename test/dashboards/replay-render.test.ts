@@ -7,6 +7,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { EventAccumulator } from '../../dashboards/accumulate.ts';
 import { startDashboard, type DashboardHandle } from '../../dashboards/dashboard.ts';
 import { labPolicy } from '../../dataplane/cluster/policy.ts';
 import type { FlowEvent } from '../../traces/events.ts';
@@ -122,6 +123,28 @@ describe('the dashboard over real replays', () => {
     expect(text).toContain(`flow ${asked[0]}: TCP`);
     expect(text).toContain('handle_ipv4_from_lxc');
     expect(text).not.toContain('No events were recorded');
+  });
+
+  it('offline from the same replay\'s events: the live counts (one policy row, generated, conntrack direction and state)', async () => {
+    const events: FlowEvent[] = [];
+    let snap: (() => StatsSnapshot) | undefined;
+    await runReplay({ input: lab, policyObjects: labPolicy(), progress: false, recordJourney: true, onEvent: (ev) => events.push(ev), onStart: (run) => (snap = run.snapshot) });
+    const live = snap!();
+    const acc = new EventAccumulator({ input: 'lab.jsonl' });
+    for (const ev of events) acc.add(JSON.parse(JSON.stringify(ev)) as FlowEvent);
+    const off = acc.snapshot();
+    // The gateway's own egress lookup (1.10's SNAT decision) is the same policy, not a second row.
+    expect(off.policies.map((p) => [p.policy, p.cidr, p.kind, p.gateway, p.egressIp, p.flows, p.packets])).toEqual([['egress-all', '172.18.0.0/16', 'hit', '172.18.0.3', '172.18.0.3', 3, 15]]);
+    expect(live.policies.map((p) => [p.policy, p.flows, p.packets])).toEqual([['egress-all', 3, 15]]);
+    // Echo answers are generated packets: 12, as the replay counted, and conservation holds.
+    expect(off.conservation).toEqual(live.conservation);
+    expect(off.conservation.generated).toBe(12);
+    // Replies count as rx and their FIN closes the entry: each flow 5 packets out, 4 back.
+    const rows = off.conntrack.map((r) => [r.tuple, r.state, r.txPackets, r.rxPackets]);
+    expect(rows).toHaveLength(3);
+    for (const r of rows) expect(r.slice(1)).toEqual(['CLOSING', 5, 4]);
+    const liveGateway = live.conntrack.filter((r) => r.node === 'k8s-guide-control-plane' && r.tuple.startsWith('TCP OUT 10.0.0.31'));
+    expect(liveGateway.map((r) => [r.state, r.txPackets, r.rxPackets])).toEqual([['CLOSING', 5, 4]]);
   });
 
   it('a capture whose file name carries escape sequences shows it inert in the header', async () => {
