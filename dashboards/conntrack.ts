@@ -90,5 +90,7 @@ export function renderConntrack(s: StatsSnapshot, rows: readonly ConntrackRow[],
   });
   if (body.length === 0) body.push(view.filter ? '{gray-fg}no entry matches the filter{/gray-fg}' : '{gray-fg}no conntrack entries{/gray-fg}');
   const shown = view.filter ? `${rows.length}/${s.conntrack.length}` : `${s.conntrack.length}`;
-  return { title: `Conntrack (${shown} entries, sort ${view.sort}${view.filter ? `, filter /${view.filter}` : ''})`, fixed: [headerRow(cols, widths, width)], body };
+  // Live, the rows are the most recently used entries of each node, not the whole table.
+  const total = s.conntrackTotal !== undefined && s.conntrackTotal > s.conntrack.length ? ` most recent of ${s.conntrackTotal}` : '';
+  return { title: `Conntrack (${shown}${total} entries, sort ${view.sort}${view.filter ? `, filter /${view.filter}` : ''})`, fixed: [headerRow(cols, widths, width)], body };
 }

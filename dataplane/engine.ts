@@ -107,6 +107,9 @@ export interface DataplaneOptions {
   eventSample?: (inputIndex: number) => EventSampling;
 }
 
+/** Conntrack rows per node in a snapshot: its most recently used entries. */
+const CT_ROWS_PER_NODE = 50;
+
 /** eventSample: no events for this packet. */
 export const SAMPLE_NONE = 0;
 /**
@@ -1087,7 +1090,10 @@ export class Dataplane {
       finished: this.finished,
       conservation: { ...this.cons },
       policies: this.policyCounts(),
-      conntrack: this.env.nodes.flatMap((n) => n.ct.rows(now, 20, n.nat, this.rowFlowId).map((r) => ({ ...r, node: n.name }))),
+      conntrack: this.env.nodes.flatMap((n) =>
+        n.ct.rows(now, CT_ROWS_PER_NODE, [n.nat, ...this.env.nodes.filter((m) => m !== n).map((m) => m.nat)], this.rowFlowId).map((r) => ({ ...r, node: n.name })),
+      ),
+      conntrackTotal: this.env.nodes.reduce((t, n) => t + n.ct.size(), 0),
       egressIps,
       allocationsOverTime,
       portStrips: o.strips === false ? [] : this.env.nodes.flatMap((n) => n.nat.portStrips()),

@@ -140,6 +140,8 @@ export interface StatsSnapshot {
   conservation: Conservation;
   policies: PolicyCount[];
   conntrack: ConntrackRow[];
+  /** Entries in all nodes' CT tables, when `conntrack` holds only some of them (live). */
+  conntrackTotal?: number;
   egressIps: EgressIpUsage[];
   /** Allocations per sampling interval, per egress IP, oldest first (for the sparkline). */
   allocationsOverTime: Record<string, number[]>;

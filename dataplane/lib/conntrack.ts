@@ -341,7 +341,10 @@ export class Conntrack {
    * `flowIdOf` names the flow of a row from its packet-order tuple (the replay's flow ids,
    * for the journey view); rows it returns undefined for have none.
    */
-  rows(now: number, limit = 50, nat?: NatTable, flowIdOf?: FlowIdOf): CtRow[] {
+  rows(now: number, limit = 50, nat?: NatTable | readonly NatTable[], flowIdOf?: FlowIdOf): CtRow[] {
+    // The NAT column: the node's own table first, then the others given (a pod's flow is
+    // SNATed on the gateway, not where its CT entry is).
+    const nats = nat === undefined ? [] : Array.isArray(nat) ? (nat as readonly NatTable[]) : [nat as NatTable];
     // The best `limit` so far, ascending by age (use counter minus the entry's stamp, which
     // stays right across the u32 wrap), as parallel arrays: age, map (0 TCP, 1 other), slot.
     const maps = [this.tcp, this.any];
@@ -379,9 +382,14 @@ export class Conntrack {
           : (f & CT_FLAG_SEEN_NON_SYN) !== 0 ? 'ESTABLISHED' : 'SYN';
       let natText = '';
       const w3 = keys[o + 3]! & KEY3_MASK;
-      if (nat && ((w3 >>> 8) & TUPLE_F_IN) === 0) {
-        const n = nat.findOut(w3 & 0xff, keys[o]!, keys[o + 1]!, keys[o + 2]! & 0xffff, keys[o + 2]! >>> 16);
-        if (n >= 0) natText = `${ipText(nat.toAddrOf(n))}:${nat.toPortOf(n)}`;
+      if (((w3 >>> 8) & TUPLE_F_IN) === 0) {
+        for (const t of nats) {
+          const n = t.findOut(w3 & 0xff, keys[o]!, keys[o + 1]!, keys[o + 2]! & 0xffff, keys[o + 2]! >>> 16);
+          if (n >= 0) {
+            natText = `${ipText(t.toAddrOf(n))}:${t.toPortOf(n)}`;
+            break;
+          }
+        }
       }
       // Packet order, as keyText prints it: the stored daddr field holds the source.
       const flowId = flowIdOf?.(w3 & 0xff, keys[o]!, keys[o + 2]! & 0xffff, keys[o + 1]!, keys[o + 2]! >>> 16);

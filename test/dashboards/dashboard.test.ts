@@ -226,6 +226,16 @@ describe('dashboard keys', () => {
     expect(d.screenText()).toContain('step one packet');
   });
 
+  it('a live snapshot holding only the most recent entries says so in the title', () => {
+    const snap = labAfterPolicy();
+    snap.conntrackTotal = 200;
+    const { d } = show(snap);
+    expect(d.screenText()).toContain('Conntrack (3 most recent of 200 entries, sort tuple)');
+    snap.conntrackTotal = 3;
+    d.render();
+    expect(d.screenText()).toContain('Conntrack (3 entries, sort tuple)');
+  });
+
   it('enter on a row whose flow has no events says how to get them, and asks for no journey', async () => {
     const snap = labAfterPolicy();
     for (const r of snap.conntrack) delete r.flowId;

@@ -145,6 +145,15 @@ describe('the dashboard over real replays', () => {
     for (const r of rows) expect(r.slice(1)).toEqual(['CLOSING', 5, 4]);
     const liveGateway = live.conntrack.filter((r) => r.node === 'k8s-guide-control-plane' && r.tuple.startsWith('TCP OUT 10.0.0.31'));
     expect(liveGateway.map((r) => [r.state, r.txPackets, r.rxPackets])).toEqual([['CLOSING', 5, 4]]);
+    // Live, a worker pod's entry (on its own node) shows the SNAT the gateway did, as offline.
+    for (const [node, pod] of [['k8s-guide-worker', '10.0.1.209'], ['k8s-guide-worker2', '10.0.2.14']]) {
+      const r = live.conntrack.find((x) => x.node === node && x.tuple.startsWith(`TCP OUT ${pod}:`))!;
+      const sport = /:(\d+) ->/.exec(r.tuple)![1];
+      expect(r.nat).toBe(`172.18.0.3:${sport}`);
+      expect(off.conntrack.find((x) => x.tuple === r.tuple)!.nat).toBe(r.nat);
+    }
+    // Every entry is shown (the lab has few), so no "most recent of" total.
+    expect(live.conntrackTotal).toBe(live.conntrack.length);
   });
 
   it('a capture whose file name carries escape sequences shows it inert in the header', async () => {
