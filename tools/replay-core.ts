@@ -5,11 +5,11 @@
  * per node and device), the flow-event log and `summary.json`. `replay`, `npm start`, the
  * golden tests, `explain` and the benchmark all run through here.
  */
-import { mkdirSync, closeSync, openSync, writeSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, closeSync, fstatSync, openSync, writeSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { CaptureError, ConfigError, OutputError } from '../traces/errors.ts';
-import { decodeLinkType, openCapture, type L3Location } from '../traces/open.ts';
+import { decodeLinkType, openCapture, WOULD_BLOCK, type L3Location } from '../traces/open.ts';
 import { createPcapWriter, type PcapWriter } from '../traces/pcap-writer.ts';
 import { createPcapngWriter, type PcapngWriter } from '../traces/pcapng-writer.ts';
 import {
@@ -104,6 +104,21 @@ export class ReplayControl {
  * fix: deadlines are computed from the anchor, never accumulated). A pause, a step or a
  * change of speed re-anchors, so resuming does not burst to catch up.
  */
+/**
+ * Opens process.stdin when it is a pipe, which sets the descriptor non-blocking (libuv does
+ * so for every pipe it manages); nothing reads through that stream. False for anything else
+ * (a file redirected to stdin never blocks; a terminal is not a capture).
+ */
+function makeStdinNonBlocking(): boolean {
+  try {
+    if (!fstatSync(0).isFIFO() && !fstatSync(0).isSocket()) return false;
+  } catch {
+    return false;
+  }
+  void process.stdin;
+  return true;
+}
+
 /** At top speed the loop looks at the clock every this many records... */
 const YIELD_CHECK = 2048;
 /** ...and gives the event loop (screen, keys) a turn when this many ms have passed. */
@@ -464,10 +479,27 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
 
   const loc: L3Location = { l3Offset: 0, ethertype: 0, reason: '' };
   let error: CaptureError | undefined;
+  // A live replay of a pipe (`tcpdump -w - | egresslab replay - --dash`) must not block its
+  // thread waiting for the next packet: the screen's snapshots, the keys and the pacing all
+  // run on the event loop. stdin becomes non-blocking (Node does that to a pipe when it
+  // opens process.stdin, which is then never read from), and a read with nothing there
+  // waits on the event loop instead.
+  const cooperative = control !== undefined && o.input === '-' && reader.size === undefined && makeStdinNonBlocking();
+  if (cooperative) reader.cooperative = true;
   try {
     for (;;) {
       if (control?.quit) break;
-      const rec = reader.next();
+      let rec: ReturnType<typeof reader.next>;
+      if (cooperative) {
+        try {
+          rec = reader.next();
+        } catch (err) {
+          if (err !== WOULD_BLOCK) throw err;
+          await sleep(10);
+          if (abort?.aborted) break;
+          continue;
+        }
+      } else rec = reader.next();
       if (rec === null) break;
       packets++;
       // A live run holds each record until it is due (or stepped to); the record stays valid

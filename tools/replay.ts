@@ -131,9 +131,10 @@ const replay: Subcommand = {
       };
     }
     // Ctrl-C (or a kill) ends the replay as the end of the input would: everything replayed
-    // so far is written and the outputs are complete. A read blocked on a pipe is not
-    // interrupted: `tcpdump -w - | egresslab replay -` gets the signal with tcpdump, which
-    // closes the pipe, and the replay ends at that end of input. Once only: a second signal
+    // so far is written and the outputs are complete. A live replay reads a pipe without
+    // blocking (runReplay); otherwise a read blocked on a pipe is not interrupted, but
+    // `tcpdump -w - | egresslab replay -` gets the signal with tcpdump, which closes the
+    // pipe, and the replay ends at that end of input. Once only: a second signal
     // has Node's default effect (the process ends, outputs left as temporary files).
     const stopping = new AbortController();
     let stoppedBy: NodeJS.Signals | undefined;

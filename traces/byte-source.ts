@@ -22,6 +22,13 @@ const FIRST_READ = 4096;
 /** No single record or block may claim more than this; beyond it is an error, not an allocation. */
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 
+/**
+ * Thrown by a cooperative source (see ByteSource.cooperative) whose non-blocking input has
+ * nothing to read yet. Nothing was consumed: the caller waits on the event loop and asks
+ * again. One shared instance: it is a signal, not an error to report.
+ */
+export const WOULD_BLOCK: Error = Object.freeze(new Error('input would block'));
+
 // One shared cell to sleep on: Atomics.wait is the only synchronous sleep Node offers.
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -48,6 +55,13 @@ export class ByteSource {
   readonly size: number | undefined;
   /** Largest window ever allocated (tests assert it stays under the cap). */
   peakCapacity: number;
+  /**
+   * A non-blocking input with nothing to read throws WOULD_BLOCK instead of sleeping on
+   * this thread, so that a live replay (the dashboard) can wait on the event loop while a
+   * capture trickles in on a pipe. Readers only consume a record after its bytes are all
+   * there, so asking again later is safe; discard() (which consumes as it goes) waits here.
+   */
+  cooperative = false;
 
   constructor(path: string, chunkSize: number = DEFAULT_CHUNK_SIZE) {
     this.chunkSize = Math.max(64, Math.min(chunkSize | 0 || DEFAULT_CHUNK_SIZE, MAX_RECORD_BYTES));
@@ -116,6 +130,16 @@ export class ByteSource {
    * discards in window-sized pieces. Returns false if the input ends first.
    */
   discard(n: number): boolean {
+    const cooperative = this.cooperative;
+    this.cooperative = false;
+    try {
+      return this.discardWaiting(n);
+    } finally {
+      this.cooperative = cooperative;
+    }
+  }
+
+  private discardWaiting(n: number): boolean {
     while (n > 0) {
       const have = this.end - this.start;
       if (have >= n) {
@@ -175,6 +199,7 @@ export class ByteSource {
         const code = (err as NodeJS.ErrnoException).code;
         // stdin may be a non-blocking pipe: wait for the writer rather than spin or fail.
         if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
+          if (this.cooperative) throw WOULD_BLOCK;
           sleepMs(1);
           continue;
         }

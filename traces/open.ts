@@ -12,7 +12,7 @@ import { PcapngReader, BT_SHB } from './pcapng-reader.ts';
 
 export { decodeLinkType, decodeFrame, linkTypeName } from './linktype.ts';
 export type { L3Location } from './linktype.ts';
-export { MAX_RECORD_BYTES, DEFAULT_CHUNK_SIZE } from './byte-source.ts';
+export { MAX_RECORD_BYTES, DEFAULT_CHUNK_SIZE, WOULD_BLOCK } from './byte-source.ts';
 export { PcapReader } from './pcap-reader.ts';
 export { PcapngReader } from './pcapng-reader.ts';
 
@@ -28,6 +28,8 @@ export interface OpenOptions {
 export interface OpenedCapture extends CaptureReader {
   next(): WindowedRecord | null;
   readonly bufferCapacity: number;
+  /** See ByteSource.cooperative. */
+  cooperative: boolean;
 }
 
 /** Name used in error messages for stdin. */

@@ -136,6 +136,15 @@ export class PcapngReader implements CaptureReader {
     }
   }
 
+  /** See ByteSource.cooperative: next() may then throw WOULD_BLOCK, having consumed nothing. */
+  get cooperative(): boolean {
+    return this.src.cooperative;
+  }
+
+  set cooperative(on: boolean) {
+    this.src.cooperative = on;
+  }
+
   close(): void {
     this.src.close();
   }

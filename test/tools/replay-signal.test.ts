@@ -14,11 +14,13 @@ const dir = tempDir('signal');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const big = path.join(dir, 'mix.pcap');
 const lab = path.join(dir, 'lab.pcap');
+const labNg = path.join(dir, 'lab.pcapng');
 const PACKETS = 300_000;
 
 beforeAll(() => {
   ok(['synth', 'mix', '--packets', String(PACKETS), '--flows', '500', '--out', big]);
   ok(['synth', 'lab', '--out', lab]);
+  ok(['synth', 'lab', '--out', labNg, '--format', 'pcapng']);
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -59,6 +61,38 @@ describe('replay stopped by a signal', () => {
     expect(records.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(s.conservation.input);
     expect(fs.readFileSync(events, 'utf8').endsWith('\n')).toBe(true);
   });
+
+  for (const format of ['pcap', 'pcapng'] as const) {
+    it(`a live (paced) replay of a stalled ${format} pipe waits on the event loop: a signal ends it while the writer still holds the pipe`, async () => {
+      const out = path.join(dir, `live-${format}`);
+      const input = format === 'pcap' ? lab : labNg;
+      const r = run(['replay', '-', '--speed', '1000', '--out', out]);
+      const bytes = fs.readFileSync(input);
+      // The file header (pcapng: section and interface blocks) and the first four packets.
+      let end = 24;
+      if (format === 'pcap') for (let i = 0; i < 4; i++) end += 16 + bytes.readUInt32LE(end + 8);
+      else {
+        end = 0;
+        for (let packets = 0; packets < 4; ) {
+          if (bytes.readUInt32LE(end) === 6) packets++;
+          end += bytes.readUInt32LE(end + 4);
+        }
+      }
+      r.child.stdin.write(bytes.subarray(0, end));
+      const until = Date.now() + 20_000;
+      while (!fs.existsSync(out) && Date.now() < until) await sleep(20);
+      await sleep(500);
+      r.child.kill('SIGINT');
+      // Blocked in a read, it would wait for the writer: give it 10 s, then fail.
+      const res = await Promise.race([r.done, sleep(10_000).then(() => null)]);
+      r.child.stdin.destroy();
+      if (res === null) r.child.kill('SIGKILL');
+      expect(res).not.toBeNull();
+      expect(res!.code).toBe(130);
+      expectNoTempFiles(out);
+      expect(readSummary(out).conservation.input).toBe(4);
+    });
+  }
 
   it('from a pipe: survives the signal and ends with the writer, outputs complete', async () => {
     const out = path.join(dir, 'pipe');
