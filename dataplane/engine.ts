@@ -232,6 +232,8 @@ export class Dataplane {
   private gcRuns = 0;
   private allocSamples = new Map<string, number[]>();
   private allocLast = new Map<string, number>();
+  /** Input packets at the last allocation sample (-1: none taken yet). */
+  private allocSampledAt = -1;
 
   // observer-only state
   private readonly packetIds: IdGenerator;
@@ -1051,8 +1053,12 @@ export class Dataplane {
    */
   snapshot(o: { strips?: boolean } = {}): Omit<StatsSnapshot, 'input' | 'progress' | 'pps' | 'paused'> {
     const egressIps = this.egressIps();
-    // Allocations per sampling interval (one sample per snapshot call), per egress IP.
-    for (const u of egressIps) {
+    // Allocations per sampling interval (one sample per snapshot call), per egress IP. Only
+    // while packets move: paused or finished, the sparkline keeps what it showed instead of
+    // filling with zeros.
+    const moved = this.cons.input !== this.allocSampledAt;
+    this.allocSampledAt = this.cons.input;
+    for (const u of moved ? egressIps : []) {
       const total = u.remotes.reduce((s, r) => s + r.allocations, 0);
       const prev = this.allocLast.get(u.egressIp) ?? 0;
       this.allocLast.set(u.egressIp, total);

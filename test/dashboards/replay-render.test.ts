@@ -154,6 +154,12 @@ describe('the dashboard over real replays', () => {
     }
     // Every entry is shown (the lab has few), so no "most recent of" total.
     expect(live.conntrackTotal).toBe(live.conntrack.length);
+    // The sparkline samples only while packets move: snapshots of a finished (or paused)
+    // replay leave it as it was instead of filling it with zeros.
+    const spark = live.allocationsOverTime['172.18.0.3']!;
+    expect(spark.reduce((a, b) => a + b, 0)).toBe(3);
+    for (let i = 0; i < 130; i++) snap!();
+    expect(snap!().allocationsOverTime['172.18.0.3']).toEqual(spark);
   });
 
   it('a capture whose file name carries escape sequences shows it inert in the header', async () => {
