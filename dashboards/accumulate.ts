@@ -502,6 +502,14 @@ export class EventAccumulator {
       const egressIp = flow.policyEgressIp || this.nodeEgressIp.get(ev.node_name ?? f.node_name) || '?';
       const r = this.remoteState(egressIp, `${p.proto} ${ep(f.IP.destination, p.dport)}`);
       r.failures++;
+      // A failed attempt is an allocation attempt too, whose every candidate collided, as
+      // the dataplane counts it (summary.json, the live dashboard).
+      const retries = ev.egresslab.snat?.retries;
+      if (retries !== undefined) {
+        r.allocations++;
+        if (retries > 0) r.collisions++;
+        r.retries[Math.min(r.retries.length - 1, retries)]! += 1;
+      }
       if (!this.egressNode.has(egressIp)) this.egressNode.set(egressIp, ev.node_name ?? f.node_name);
     }
   }

@@ -102,7 +102,9 @@ describe('dashboard rendering: exhaustion', () => {
     for (const ev of exhaustionEvents(6, 4)) acc.add(ev);
     const snap = acc.snapshot();
     const usage = snap.egressIps.find((u) => u.egressIp === EGRESS_IP)!.remotes[0]!;
-    expect(usage).toMatchObject({ inUse: 4, rangeSize: 4, allocations: 4, collisions: 3, failures: 2 });
+    // As the dataplane counts them: the two failed attempts are allocations whose every
+    // candidate collided.
+    expect(usage).toMatchObject({ inUse: 4, rangeSize: 4, allocations: 6, collisions: 5, failures: 2 });
     expect(usage.retries.slice(0, 4)).toEqual([1, 1, 1, 1]);
     expect(snap.drops).toEqual([
       { code: 167, text: 'No mapping for NAT masquerade', name: 'NO_MAPPING_FOR_NAT_MASQUERADE', count: 2, lastFlow: '10.0.1.15:50000 -> 172.18.0.7:80 TCP' },

@@ -67,6 +67,20 @@ describe('the dashboard over real replays', () => {
     expect(text).not.toContain('172.18.0.5 (k8s-guide-worker)');
   });
 
+  it('exhaustion offline from the replay\'s events counts allocations, collisions and failures as live does', async () => {
+    const cap = join(dir, 'exh-counts.pcap');
+    runSynth({ scenario: 'exhaustion', out: cap, seed: 1, range: { min: 40000, max: 40003 }, extra: 2 });
+    const events: FlowEvent[] = [];
+    let snap: (() => StatsSnapshot) | undefined;
+    await runReplay({ input: cap, topology: `${cap}.topology.yaml`, policyObjects: labPolicy(), progress: false, recordJourney: true, onEvent: (ev) => events.push(ev), onStart: (run) => (snap = run.snapshot) });
+    const acc = new EventAccumulator({ input: 'exh.jsonl', natPortMin: 40000, natPortMax: 40003 });
+    for (const ev of events) acc.add(JSON.parse(JSON.stringify(ev)) as FlowEvent);
+    const counts = (s: StatsSnapshot) =>
+      s.egressIps.flatMap((u) => u.remotes.filter((r) => r.remote === 'TCP 172.18.0.8:443').map((r) => [u.egressIp, r.inUse, r.allocations, r.collisions, r.failures]));
+    expect(counts(snap!())).toEqual([['172.18.0.3', 4, 6, 2, 2]]);
+    expect(counts(acc.snapshot())).toEqual(counts(snap!()));
+  });
+
   it('exhaustion: the gauge reaches the range size and the extra connections drop with 167', async () => {
     const cap = join(dir, 'exh.pcap');
     runSynth({ scenario: 'exhaustion', out: cap, seed: 1, range: { min: 40000, max: 40015 }, extra: 4 });
