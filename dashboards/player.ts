@@ -58,6 +58,9 @@ export class EventPlayer {
   private lastPacket = '';
   private ppsSample = { t: 0, n: 0, pps: 0 };
   private stream: ReturnType<typeof createReadStream> | undefined;
+  private lineNo = 0;
+  /** Line number (from 1) of the first line that is not a flow event, if any. */
+  firstBadLine: number | undefined;
 
   constructor(o: PlayerOptions) {
     this.o = o;
@@ -76,12 +79,16 @@ export class EventPlayer {
     try {
       for await (const line of rl) {
         if (this.stopped) break;
+        this.lineNo++;
         this.bytes += Buffer.byteLength(line) + 1;
         let ev: unknown;
         try {
           ev = JSON.parse(line);
         } catch {
-          if (line.trim() !== '') this.o.accumulator.addLine(line); // counts it as a bad line
+          if (line.trim() !== '') {
+            this.o.accumulator.addLine(line); // counts it as a bad line
+            this.firstBadLine ??= this.lineNo;
+          }
           continue;
         }
         const pid = (ev as { egresslab?: { packet_id?: unknown } })?.egresslab?.packet_id;
@@ -91,7 +98,7 @@ export class EventPlayer {
           if (this.stopped) break;
           this.packets++;
         }
-        this.o.accumulator.addLine(line);
+        if (!this.o.accumulator.addLine(line) && line.trim() !== '') this.firstBadLine ??= this.lineNo;
         if (this.top && !this.paused && ++sinceYield >= BATCH) {
           sinceYield = 0;
           await new Promise<void>((r) => setImmediate(r));

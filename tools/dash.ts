@@ -6,6 +6,7 @@
  * dashboard of `egresslab replay --dash`.
  */
 import { accessSync, constants } from 'node:fs';
+import { inertLines } from '../traces/inert.ts';
 import { UsageError } from '../traces/errors.ts';
 import { EventAccumulator, type Profile } from '../dashboards/accumulate.ts';
 import { startDashboard } from '../dashboards/dashboard.ts';
@@ -112,7 +113,15 @@ const dash: Subcommand = {
           slower: () => player.slower(),
           quit: () => {
             player.stop();
-            resolve(0);
+            // Lines that are not flow events were left out of the panes: said once the
+            // terminal is back, as an input error.
+            const bad = acc.badLines;
+            if (bad > 0) {
+              process.stderr.write(
+                `egresslab dash: ${inertLines(a.events)}: ${bad} line${bad === 1 ? ' is' : 's are'} not flow events and ${bad === 1 ? 'was' : 'were'} skipped (the first at line ${player.firstBadLine})\n`,
+              );
+            }
+            resolve(bad > 0 ? 2 : 0);
           },
           journey: (flowId) => acc.journey(flowId),
           speed: () => player.speedLabel(),

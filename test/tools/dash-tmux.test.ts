@@ -40,7 +40,10 @@ describe.skipIf(!haveTmux)('egresslab dash in tmux', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'egresslab-dash-'));
     // One packet every 2 s of capture time at --speed 1: the replay is still running when we pause it.
-    writeFileSync(join(dir, 'events.jsonl'), toLines(labEvents({ spacing: 2 })));
+    // Line 4 is not a flow event: skipped, and said when the dashboard closes (exit 2).
+    const lines = toLines(labEvents({ spacing: 2 })).split('\n');
+    lines.splice(3, 0, 'this line is not JSON');
+    writeFileSync(join(dir, 'events.jsonl'), lines.join('\n'));
     writeFileSync(join(dir, 'run.sh'), `cd '${ROOT}' && LANG=C.UTF-8 node tools/bin.mjs dash --events '${join(dir, 'events.jsonl')}' --speed 1; echo "dash exited rc=$?"; sleep 60\n`);
   });
   afterAll(() => {
@@ -80,6 +83,7 @@ describe.skipIf(!haveTmux)('egresslab dash in tmux', () => {
 
     tmux('send-keys', '-t', 'dash', 'q');
     screen = await waitFor((s) => s.includes('dash exited rc='), 'dash to exit');
-    expect(screen).toContain('dash exited rc=0');
+    expect(screen).toContain('1 line is not flow events and was skipped (the first at line 4)');
+    expect(screen).toContain('dash exited rc=2');
   });
 });
