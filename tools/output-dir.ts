@@ -3,8 +3,8 @@
  * Output folders and files checked before any work: a folder created with a message that
  * names the real cause, and an output file path that is known not to be a folder.
  */
-import { mkdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { OutputError } from '../traces/errors.ts';
 
 /** What an errno means for a folder we were about to create in `parent`. */
@@ -78,4 +78,37 @@ export function makeOutputDir(dir: string): string | undefined {
 export function checkOutputFile(file: string): void {
   const st = statSync(file, { throwIfNoEntry: false });
   if (st?.isDirectory()) throw new OutputError(`${file}: is an existing folder, not a file: give a file path`);
+}
+
+/**
+ * Removes what an earlier replay wrote into `dir`, as its summary.json lists it, so a run
+ * into the same folder leaves the same files as a run into a fresh one (a pcap run after a
+ * pcapng one must not leave the old .pcapng beside the new files). Only files that summary
+ * names are touched, and only inside `dir`; anything else in the folder stays.
+ */
+export function clearPreviousOutputs(dir: string): void {
+  let listed: unknown;
+  try {
+    listed = (JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { outputs?: unknown }).outputs;
+  } catch {
+    return; // no earlier summary (or not ours): nothing to clear
+  }
+  if (!Array.isArray(listed)) return;
+  const root = resolve(dir);
+  const folders = new Set<string>();
+  for (const entry of listed) {
+    if (typeof entry !== 'string' || entry === '' || isAbsolute(entry)) continue;
+    const file = resolve(root, entry);
+    if (!file.startsWith(root + sep)) continue;
+    rmSync(file, { force: true });
+    for (let d = dirname(file); d !== root && d.startsWith(root + sep); d = dirname(d)) folders.add(d);
+  }
+  // Folders the earlier run made for its files (pcap's <node>/, maps/), once empty.
+  for (const d of [...folders].sort((a, b) => b.length - a.length)) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // not empty (the user's files) or already gone
+    }
+  }
 }

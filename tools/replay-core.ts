@@ -29,7 +29,7 @@ import {
 } from '../dataplane/cluster/policy.ts';
 import { formatBpftoolDump } from '../dataplane/lib/egress-gateway.ts';
 import { Dataplane, SAMPLE_DETAIL, SAMPLE_EVENT, SAMPLE_NONE, type EventSampling, type Hop } from '../dataplane/engine.ts';
-import { checkOutputFile, makeOutputDir } from './output-dir.ts';
+import { checkOutputFile, clearPreviousOutputs, makeOutputDir } from './output-dir.ts';
 
 export interface ReplayOptions {
   /** Capture path, or '-' for stdin. */
@@ -420,6 +420,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
     if (o.events) checkOutputFile(o.events);
     if (o.outDir) {
       createdDir = makeOutputDir(o.outDir);
+      if (createdDir === undefined) clearPreviousOutputs(o.outDir);
       hopWriters = new HopWriters(o.outDir, o.format ?? 'pcapng', resolution, dp);
     }
     if (o.events) events = new LineFile(o.events);

@@ -361,6 +361,23 @@ describe('a different seed changes only what the seed should change (collisions)
   });
 });
 
+describe('a replay into a folder an earlier replay wrote', () => {
+  it('replaces what that replay listed (pcap after pcapng, maps gone), keeps other files: the same files as a fresh folder', () => {
+    const reused = path.join(dir, 'reused');
+    const fresh = path.join(dir, 'fresh');
+    ok(['replay', LAB, '--policy', EGRESS_ALL, '--out', reused, '--dump-maps']);
+    expect(listFiles(reused).some((f) => f.endsWith('.pcapng'))).toBe(true);
+    fs.writeFileSync(path.join(reused, 'notes.txt'), 'mine\n');
+    ok(['replay', LAB, '--policy', EGRESS_ALL, '--out', reused, '--format', 'pcap']);
+    ok(['replay', LAB, '--policy', EGRESS_ALL, '--out', fresh, '--format', 'pcap']);
+    expect(fs.readFileSync(path.join(reused, 'notes.txt'), 'utf8')).toBe('mine\n');
+    fs.rmSync(path.join(reused, 'notes.txt'));
+    // summary.json names its input, the same file in both runs.
+    expectSameFolders(fresh, reused);
+    expect(listFiles(reused).some((f) => f.endsWith('.pcapng') || f.startsWith('maps/'))).toBe(false);
+  });
+});
+
 describe('replay exit status', () => {
   it('exits 0 and writes nothing without --out or --events', () => {
     const before = listFiles(dir);
