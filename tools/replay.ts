@@ -38,7 +38,8 @@ pacing:
   --dash              show the terminal dashboard while replaying
 
 Exit codes: 0 ok; 2 usage or input error (a capture that fails mid-way is replayed and
-written up to the failure, then exits 2 naming the byte offset).`;
+written up to the failure, then exits 2 naming the byte offset); 128+N when signal N
+(Ctrl-C: 130) ended it, with everything replayed so far written.`;
 
 const replay: Subcommand = {
   summary: 'replay a capture through the egress-gateway dataplane; write hop captures, events, summary',
@@ -60,6 +61,7 @@ const replay: Subcommand = {
     const speed = values.topspeed ? undefined : values.speed === undefined ? undefined : numberFlag('speed', values.speed, 1);
     const format = oneOf('format', values.format, ['pcapng', 'pcap'] as const, 'pcapng');
     if (values['dump-maps'] && !values.out) throw new UsageError('--dump-maps needs --out DIR');
+    if (values.format !== undefined && !values.out) throw new UsageError('--format sets the captures written with --out DIR: give --out too');
 
     let stopDash: (() => void) | undefined;
     let dashError: Error | undefined;

@@ -120,6 +120,7 @@ describe('bad flags: exit 2, the flag named, usage shown, nothing written', () =
       [[...base, '--format', 'bogus'], /egresslab replay: --format must be one of pcapng, pcap, got 'bogus'/, out],
       [[...base, '--datapath', '2.0'], /--datapath must be one of 1\.10, 1\.17, got '2\.0'/, out],
       [['replay', LAB, '--dump-maps'], /--dump-maps needs --out DIR/],
+      [['replay', LAB, '--format', 'pcap'], /--format sets the captures written with --out DIR/],
       [['synth', 'bogus', '--out', path.join(dir, 'x.pcap')], /unknown scenario 'bogus' \(scenarios: lab, collisions, exhaustion, mix\)/],
       [['maps', '--format', 'bogus'], /--format must be one of bpftool, cilium, got 'bogus'/],
       [['maps', '--node', 'nosuch'], /--node nosuch: no such node in <built-in: k8s-guide lab> \(nodes: k8s-guide-control-plane, k8s-guide-worker, k8s-guide-worker2\)/],
