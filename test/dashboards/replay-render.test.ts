@@ -25,13 +25,12 @@ afterEach(() => {
 });
 
 const noop = () => {};
-async function replayed(o: Omit<ReplayOptions, 'onStart' | 'progress'>): Promise<string> {
-  let snap: (() => StatsSnapshot) | undefined;
-  await runReplay({ ...o, progress: false, onStart: (run) => (snap = run.snapshot) });
+/** The dashboard on a fake 160x48 terminal, rendered once; journeys from `journey`. */
+function show(getSnapshot: () => StatsSnapshot, journey: (id: string) => string[] = () => []) {
   const term = fakeTerminal(160, 48);
   const d = startDashboard({
-    getSnapshot: () => snap!(),
-    controls: { pause: noop, resume: noop, step: noop, faster: noop, slower: noop, quit: noop, journey: () => [] },
+    getSnapshot,
+    controls: { pause: noop, resume: noop, step: noop, faster: noop, slower: noop, quit: noop, journey },
     input: term.input,
     output: term.output,
     terminal: 'xterm-256color',
@@ -39,7 +38,13 @@ async function replayed(o: Omit<ReplayOptions, 'onStart' | 'progress'>): Promise
   });
   open.push(d);
   d.render();
-  return d.screenText();
+  return { d, term };
+}
+
+async function replayed(o: Omit<ReplayOptions, 'onStart' | 'progress'>): Promise<string> {
+  let snap: (() => StatsSnapshot) | undefined;
+  await runReplay({ ...o, progress: false, onStart: (run) => (snap = run.snapshot) });
+  return show(() => snap!()).d.screenText();
 }
 
 describe('the dashboard over real replays', () => {
@@ -112,24 +117,14 @@ describe('the dashboard over real replays', () => {
     expect(rows.every((r) => r.flowId !== undefined && byFlow.has(r.flowId))).toBe(true);
     expect(new Set(rows.map((r) => r.flowId)).size).toBe(3);
 
-    const term = fakeTerminal(160, 48);
     const asked: string[] = [];
-    const d = startDashboard({
-      getSnapshot: () => snap!(),
-      controls: {
-        pause: noop, resume: noop, step: noop, faster: noop, slower: noop, quit: noop,
-        journey: (id) => {
-          asked.push(id);
-          return formatJourney(byFlow.get(id) ?? [], { flowId: id });
-        },
+    const { d, term } = show(
+      () => snap!(),
+      (id) => {
+        asked.push(id);
+        return formatJourney(byFlow.get(id) ?? [], { flowId: id });
       },
-      input: term.input,
-      output: term.output,
-      terminal: 'xterm-256color',
-      refreshMs: 60_000,
-    });
-    open.push(d);
-    d.render();
+    );
     term.input.write('\r');
     await new Promise((r) => setTimeout(r, 50));
     const text = d.screenText();
