@@ -2,9 +2,9 @@
  * @module dashboards/thread
  * Runs the live dashboard on a worker thread (thread-worker.ts). The replay's thread builds
  * a StatsSnapshot every `refreshMs` and posts it; blessed's start-up, the redraws and their
- * garbage run on the worker. On this project's 2-vCPU machine that took the dashboard's cost
- * to a replay at top speed from 24% of its wall time (in the same thread) to 14% (README,
- * Benchmarks, which also says what the rest is).
+ * garbage run on the worker. On this project's 2-vCPU machine that took a few points off the
+ * dashboard's cost to a replay at top speed (side by side: 16-26% of its wall time in the
+ * same thread, 13-18% on its own; README, Benchmarks, which also says what the rest is).
  *
  * This side owns the terminal's input: raw mode, keys (forwarded as bytes) and size changes.
  * The worker writes the screen to the output's file descriptor itself.
