@@ -44,9 +44,19 @@ function cachedPortStrip(strip: PortStrip, width: number): string {
   return text;
 }
 
-/** `retries 0:12█ 1:3▂ 2:0 3+:1▁`: count per bucket with a bar scaled to the largest bucket. */
-export function retriesHistogram(retries: number[]): string {
-  if (retries.length === 0) return 'retries -';
+/** Buckets the pane shows at most: the last one takes in the rest ("8+"). */
+const SHOWN_RETRY_BUCKETS = 9;
+
+/**
+ * `retries 0:12█ 1:3▂ 2:0 3+:1▁`: count per bucket with a bar scaled to the largest bucket.
+ * A longer histogram (the dataplane's has 33, up to "32+") is folded into 0..7 and 8+, so
+ * it fits the pane and reads as the offline one does.
+ */
+export function retriesHistogram(all: number[]): string {
+  if (all.length === 0) return 'retries -';
+  const retries = all.length <= SHOWN_RETRY_BUCKETS
+    ? all
+    : [...all.slice(0, SHOWN_RETRY_BUCKETS - 1), all.slice(SHOWN_RETRY_BUCKETS - 1).reduce((a, b) => a + b, 0)];
   const bars = sparkline(retries, retries.length);
   const parts = retries.map((n, i) => {
     const label = i === retries.length - 1 && retries.length > 1 ? `${i}+` : `${i}`;

@@ -55,6 +55,12 @@ describe('ports widgets', () => {
   });
   it('the retries histogram labels the last bucket as "or more"', () => {
     expect(retriesHistogram([4, 0, 2])).toBe('retries 0:4█ 1:0 2+:2▄');
+    // The dataplane's 33 buckets fold into 0..7 and 8+ (here 1 at 10 retries, 2 at 32+).
+    const live = new Array<number>(33).fill(0);
+    live[0] = 4;
+    live[10] = 1;
+    live[32] = 2;
+    expect(retriesHistogram(live)).toBe('retries 0:4█ 1:0 2:0 3:0 4:0 5:0 6:0 7:0 8+:3▆');
   });
 });
 
