@@ -23,14 +23,46 @@ export function renderHeader(s: StatsSnapshot, width: number, st: HeaderState): 
       ? '{yellow-fg}{bold}PAUSED{/bold}{/yellow-fg}'
       : '{green-fg}RUNNING{/green-fg}';
   const statusLen = s.finished ? 8 : s.paused ? 6 : 7;
-  const progress =
-    s.progress === undefined ? 'position ?' : `${bar(s.progress, 20)} ${(s.progress * 100).toFixed(0).padStart(3)}%`;
-  const right = `pkts ${compact(s.packets)}  ${compact(s.pps)} pkt/s${st.speed ? `  speed ${st.speed}` : ''}  `;
+  const pct = s.progress === undefined ? 'position ?' : `${(s.progress * 100).toFixed(0).padStart(3)}%`;
+  const progress = s.progress === undefined ? pct : `${bar(s.progress, 20)} ${pct}`;
   const clock = sanitize(s.clock) || '-';
-  const inputRoom = Math.max(8, width - (right.length + statusLen + progress.length + clock.length + 32));
-  let input = sanitize(s.input);
-  if (input.length > inputRoom) input = '~' + input.slice(input.length - inputRoom + 1);
-  let first = `egresslab  ${input}  datapath ${sanitize(s.datapath)}  ${progress}  ${clock}  ${right}`;
+  // Fields in order; when the line is too narrow whole fields go, least useful first (the
+  // number says when), rather than cutting one mid-way. The input name shrinks before any.
+  const fields: { text: string; drop: number }[] = [
+    { text: 'egresslab', drop: 1 },
+    { text: '', drop: 99 }, // the input, filled in below
+    { text: `datapath ${sanitize(s.datapath)}`, drop: 4 },
+    { text: progress, drop: 3 },
+    { text: clock, drop: 5 },
+    { text: `pkts ${compact(s.packets)}`, drop: 98 },
+    { text: `${compact(s.pps)} pkt/s`, drop: 7 },
+    ...(st.speed ? [{ text: `speed ${st.speed}`, drop: 2 }] : []),
+  ];
+  const room = width - statusLen - 1;
+  const line = (): string => fields.filter((f) => f.text !== '').map((f) => f.text).join('  ') + '  ';
+  const input = sanitize(s.input);
+  const fitInput = (): void => {
+    fields[1]!.text = input;
+    const over = line().length - room;
+    if (over > 0 && input.length > 8) {
+      const keep = Math.max(8, input.length - over);
+      fields[1]!.text = '~' + input.slice(input.length - keep + 1);
+    }
+  };
+  fitInput();
+  for (let step = 1; line().length > room && step <= 7; step++) {
+    const f = fields.find((x) => x.drop === step);
+    if (!f) continue;
+    // The progress bar first gives way to its percentage alone.
+    if (f.text === progress && progress !== pct) f.text = pct;
+    else f.text = '';
+    fitInput();
+    if (f.text === pct && line().length > room) {
+      f.text = '';
+      fitInput();
+    }
+  }
+  let first = line();
   if (first.length + statusLen > width) first = first.slice(0, Math.max(0, width - statusLen - 1)) + ' ';
   const c = s.conservation;
   const acct = `in ${compact(c.input)} delivered ${compact(c.delivered)} sent ${compact(c.sent)} dropped ${compact(c.dropped)} ignored ${compact(c.ignored)} generated ${compact(c.generated)}`;

@@ -6,6 +6,7 @@ import { visibleConntrack } from '../../dashboards/conntrack.ts';
 import '../../dashboards/dashboard.ts';
 import { computeLayout, DASHBOARD_GRID, validateGrid } from '../../dashboards/layout.ts';
 import { portStrip, renderPorts, retriesHistogram } from '../../dashboards/ports.ts';
+import { renderHeader } from '../../dashboards/header.ts';
 import { cell, escapeTags, sanitize } from '../../dashboards/sanitize.ts';
 import { labAfterPolicy, labEvents } from './fixtures.ts';
 
@@ -115,5 +116,25 @@ describe('terminal', () => {
     expect(xterm.setaf!(1)).toBe('\x1b[31m');
     expect(xterm.sgr0!()).toBe('\x1b(B\x1b[m');
     expect(new Tput({ terminal: 'xterm-256color' }).setaf!(196)).toBe('\x1b[38;5;196m');
+  });
+});
+
+describe('header at narrow widths', () => {
+  it('drops whole fields, least useful first, and keeps packets, packets/s and the state', () => {
+    const s = labAfterPolicy();
+    s.input = '/captures/a-rather-long-capture-name.pcap';
+    const st = { speed: 'top speed', filter: '', typing: undefined };
+    const plain = (w: number) => renderHeader(s, w, st)[0]!.replace(/\{[^}]*\}/g, '');
+    expect(plain(158)).toMatch(/^egresslab  .*capture-name\.pcap  datapath 1\.10  \[#+\.+\]  50%  2021-08-30T10:00:02\.000000000Z  pkts 18  9 pkt\/s  speed top speed  RUNNING$/);
+    for (const w of [118, 98, 78, 60]) {
+      const line = plain(w);
+      expect(line.length).toBeLessThanOrEqual(w);
+      expect(line).toMatch(/  pkts 18  9 pkt\/s  (speed top speed  )?RUNNING$/);
+      // No field is cut: the clock is whole or absent.
+      expect(line.includes('2021-') ? line.includes('2021-08-30T10:00:02.000000000Z') : true).toBe(true);
+    }
+    expect(plain(98)).toContain(' 50%');
+    expect(plain(98)).not.toContain('[#');
+    expect(plain(78)).not.toContain('datapath');
   });
 });
