@@ -100,11 +100,6 @@ export class ReplayControl {
 }
 
 /**
- * Paces a live replay by capture time, anchored to a reference packet (tcpreplay's drift
- * fix: deadlines are computed from the anchor, never accumulated). A pause, a step or a
- * change of speed re-anchors, so resuming does not burst to catch up.
- */
-/**
  * Opens process.stdin when it is a pipe, which sets the descriptor non-blocking (libuv does
  * so for every pipe it manages); nothing reads through that stream. False for anything else
  * (a file redirected to stdin never blocks; a terminal is not a capture).
@@ -124,6 +119,11 @@ const YIELD_CHECK = 2048;
 /** ...and gives the event loop (screen, keys) a turn when this many ms have passed. */
 const YIELD_MS = 20;
 
+/**
+ * Paces a live replay by capture time, anchored to a reference packet (tcpreplay's drift
+ * fix: deadlines are computed from the anchor, never accumulated). A pause, a step or a
+ * change of speed re-anchors, so resuming does not burst to catch up.
+ */
 class Pacer {
   private anchorCapture: number | undefined;
   private anchorWall = 0;

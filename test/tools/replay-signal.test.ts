@@ -81,7 +81,7 @@ describe('replay stopped by a signal', () => {
       r.child.stdin.write(bytes.subarray(0, end));
       const until = Date.now() + 20_000;
       while (!fs.existsSync(out) && Date.now() < until) await sleep(20);
-      await sleep(500);
+      await sleep(1000);
       r.child.kill('SIGINT');
       // Blocked in a read, it would wait for the writer: give it 10 s, then fail.
       const res = await Promise.race([r.done, sleep(10_000).then(() => null)]);
@@ -94,7 +94,7 @@ describe('replay stopped by a signal', () => {
     });
   }
 
-  it('from a pipe: survives the signal and ends with the writer, outputs complete', async () => {
+  it('from a pipe (not live): survives the signal while the read waits, and finishes its outputs', async () => {
     const out = path.join(dir, 'pipe');
     const r = run(['replay', '-', '--out', out]);
     const bytes = fs.readFileSync(lab);
@@ -110,8 +110,11 @@ describe('replay stopped by a signal', () => {
     // Still running: it waits for the writer, which now sends the rest and closes.
     expect(r.child.exitCode).toBeNull();
     r.child.stdin.end(bytes.subarray(cut));
-    const { code } = await r.done;
-    expect(code).toBe(0);
+    const { code, signal } = await r.done;
+    // The last record comes in one write: replayed either way. The handler may run before
+    // the end of input is seen (then 130) or not (then 0): both finish the outputs.
+    expect(signal).toBeNull();
+    expect([0, 130]).toContain(code);
     expectNoTempFiles(out);
     expect(readSummary(out).conservation.input).toBe(15);
   });
