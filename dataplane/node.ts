@@ -170,30 +170,6 @@ export class IpCache {
   }
 }
 
-/** The cluster as every node's programs see it. */
-export interface Env {
-  profile: Profile;
-  topo: Topology;
-  nodes: NodeState[];
-  endpoints: EndpointState[];
-  tunnelKind: number;
-  tunnelPort: number;
-  natMin: number;
-  natMax: number;
-  rng: Rng;
-  /** Scratch objects reused by every program call. */
-  target: SnatTarget;
-  snat: SnatResult;
-  allocatorName: string;
-  /** Set by toNetdev when a mapping attempt signalled SIGNAL_NAT_FILL_UP. */
-  fillUp: NodeState | null;
-  ipcache(addr: number): IpcacheEntry;
-  routerMac: Uint8Array;
-  /** `topo.clusterCidrs` as int32 (network, mask) pairs, for the per-packet membership test. */
-  clusterNets: Int32Array;
-  clusterMasks: Int32Array;
-}
-
 /** Bytes of `Skb.buf`; the ingress snapshot lies right after it in the same memory. */
 const SKB_BYTES = HEADROOM + MAX_FRAME + HEADROOM;
 
@@ -489,7 +465,7 @@ export function buildEnv(o: BuildOptions): Env {
   const world: IpcacheEntry = { kind: IPC_WORLD, identity: IDENTITY_WORLD, ep: null, node: null, ext: null, nhMac: routerMac };
   const ipc = new IpCache(exact, cidrs, world);
 
-  return new ClusterEnv({
+  return new Env({
     profile: o.profile,
     topo,
     nodes,
@@ -511,46 +487,36 @@ export function buildEnv(o: BuildOptions): Env {
 }
 
 /**
- * The Env every program gets. A class, so that `env.ipcache(addr)` is a monomorphic method
- * call the optimizing compiler can inline (a closure in an object literal was not).
+ * The cluster as every node's programs see it. A class, so that `env.ipcache(addr)` is a
+ * monomorphic method call the optimizing compiler can inline (a closure in an object
+ * literal was not).
  */
-class ClusterEnv implements Env {
-  profile: Profile;
-  topo: Topology;
-  nodes: NodeState[];
-  endpoints: EndpointState[];
-  tunnelKind: number;
-  tunnelPort: number;
-  natMin: number;
-  natMax: number;
-  rng: Rng;
-  target: SnatTarget;
-  snat: SnatResult;
-  allocatorName: string;
-  fillUp: NodeState | null;
-  routerMac: Uint8Array;
-  clusterNets: Int32Array;
-  clusterMasks: Int32Array;
+export class Env {
+  profile!: Profile;
+  topo!: Topology;
+  nodes!: NodeState[];
+  endpoints!: EndpointState[];
+  tunnelKind!: number;
+  tunnelPort!: number;
+  natMin!: number;
+  natMax!: number;
+  rng!: Rng;
+  /** Scratch objects reused by every program call. */
+  target!: SnatTarget;
+  snat!: SnatResult;
+  allocatorName!: string;
+  /** Set by toNetdev when a mapping attempt signalled SIGNAL_NAT_FILL_UP. */
+  fillUp!: NodeState | null;
+  routerMac!: Uint8Array;
+  /** `topo.clusterCidrs` as int32 (network, mask) pairs, for the per-packet membership test. */
+  clusterNets!: Int32Array;
+  clusterMasks!: Int32Array;
   private readonly ipc: IpCache;
 
   constructor(o: Omit<Env, 'ipcache'> & { ipc: IpCache }) {
-    this.profile = o.profile;
-    this.topo = o.topo;
-    this.nodes = o.nodes;
-    this.endpoints = o.endpoints;
-    this.tunnelKind = o.tunnelKind;
-    this.tunnelPort = o.tunnelPort;
-    this.natMin = o.natMin;
-    this.natMax = o.natMax;
-    this.rng = o.rng;
-    this.target = o.target;
-    this.snat = o.snat;
-    this.allocatorName = o.allocatorName;
-    this.fillUp = o.fillUp;
-    this.routerMac = o.routerMac;
-    this.clusterNets = o.clusterNets;
-    this.clusterMasks = o.clusterMasks;
-    this.ipc = o.ipc;
+    const { ipc, ...fields } = o;
+    Object.assign(this, fields);
+    this.ipc = ipc;
   }
 
   ipcache(addr: number): IpcacheEntry {
