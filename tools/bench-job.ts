@@ -2,68 +2,16 @@
  * @module tools/bench-job
  * One benchmark job per process, so the parent (`tools/bench.ts`) can take whole-process
  * wall time and peak RSS with /usr/bin/time, as the peer tools are measured. Prints one
- * JSON line: { packets, bytes, extra? }.
+ * JSON line: { packets, bytes, extra? }. The capture jobs (read, decode, read+write) are in
+ * tools/bench-capture.ts.
  */
 import { openSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import { openCapture, decodeLinkType, type L3Location } from '../traces/open.ts';
-import { Ipv4View } from '../dataplane/packet/view.ts';
 
 type Result = { packets: number; bytes: number; extra?: Record<string, number | string> };
 
-function read(file: string): Result {
-  const r = openCapture(file);
-  let packets = 0;
-  let bytes = 0;
-  for (let rec = r.next(); rec; rec = r.next()) {
-    packets++;
-    bytes += rec.caplen;
-  }
-  r.close();
-  return { packets, bytes };
-}
-
-function decode(file: string): Result {
-  const r = openCapture(file);
-  const loc: L3Location = { l3Offset: 0, ethertype: 0, reason: '' };
-  const v = new Ipv4View();
-  let packets = 0;
-  let bytes = 0;
-  let l4 = 0;
-  for (let rec = r.next(); rec; rec = r.next()) {
-    packets++;
-    bytes += rec.caplen;
-    // In the reader's window: no view of the record is made.
-    const at = rec.dataOffset;
-    if (decodeLinkType(rec, loc) && loc.ethertype === 0x0800 && v.parse(rec.buf, at + loc.l3Offset, at + rec.caplen) === 0 && v.l4Off >= 0) l4 += v.sport & 1;
-  }
-  r.close();
-  return { packets, bytes, extra: { checksum: l4 } };
-}
-
-async function readWrite(file: string, out: string, format: string): Promise<Result> {
-  const r = openCapture(file);
-  // The writers load only here, so read and decode (timed whole-process) do not pay for them.
-  const w = format === 'pcapng'
-    ? (await import('../traces/pcapng-writer.ts')).createPcapngWriter(out)
-    : (await import('../traces/pcap-writer.ts')).createPcapWriter(out, { resolution: 'us' });
-  const ifId = w.addInterface({ name: 'eth0', linkType: r.info.interfaces[0]?.linkType ?? 1, resolution: 'us' });
-  let packets = 0;
-  let bytes = 0;
-  for (let rec = r.next(); rec; rec = r.next()) {
-    packets++;
-    bytes += rec.data.length;
-    // An options object only when needed: none per packet for unsnapped captures.
-    w.writePacket(ifId, rec.tsSec, rec.tsNsec, rec.data, rec.origLen !== rec.caplen ? { origLen: rec.origLen } : undefined);
-  }
-  w.close();
-  r.close();
-  return { packets, bytes };
-}
-
 async function replay(file: string, outDir: string | undefined, dash: boolean): Promise<Result> {
-  // Loaded here, not at the top: the capture jobs are timed whole-process against editcap
-  // and must not pay for loading the replay's modules and packages (yaml).
+  // Loaded here, not at the top: the other jobs must not pay for what they do not run.
   const { liveEventSample, ReplayControl, runReplay } = await import('./replay-core.ts');
   const { labPolicy } = await import('../dataplane/cluster/policy.ts');
   let stop: (() => void) | undefined;
@@ -143,9 +91,6 @@ async function newConnections(live: number, total: number): Promise<Result> {
 const [job, ...args] = process.argv.slice(2);
 let result: Result;
 switch (job) {
-  case 'read': result = read(args[0]!); break;
-  case 'decode': result = decode(args[0]!); break;
-  case 'readwrite': result = await readWrite(args[0]!, args[1]!, args[2] ?? 'pcap'); break;
   case 'dataplane': result = await replay(args[0]!, undefined, false); break;
   case 'replay': result = await replay(args[0]!, args[1]!, false); break;
   case 'replay-dash': result = await replay(args[0]!, undefined, true); break;

@@ -38,6 +38,9 @@ spawnSync(process.execPath, [resolve('tools/build.mjs')], { stdio: 'inherit' });
 const NODE_JOB = existsSync(resolve('dist/bench-job.mjs'))
   ? [process.execPath, resolve('dist/bench-job.mjs')]
   : [process.execPath, '--import', 'tsx', resolve('tools/bench-job.ts')];
+const NODE_CAPTURE_JOB = existsSync(resolve('dist/bench-capture.mjs'))
+  ? [process.execPath, resolve('dist/bench-capture.mjs')]
+  : [process.execPath, '--import', 'tsx', resolve('tools/bench-capture.ts')];
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 interface Run {
@@ -141,13 +144,13 @@ if (!existsSync(input)) {
 }
 const inputBytes = statSync(input).size;
 const pcapng = join(OUT, `mix-${PACKETS}-${FLOWS}.pcapng`);
-if (!existsSync(pcapng)) runOnce([...NODE_JOB, 'readwrite', input, pcapng, 'pcapng']);
+if (!existsSync(pcapng)) runOnce([...NODE_CAPTURE_JOB, 'readwrite', input, pcapng, 'pcapng']);
 process.stderr.write(`input: ${input}, ${(inputBytes / 1e6).toFixed(1)} MB; ${RUNS} runs per job after a warm-up\n`);
 
 // --- capture I/O (issue 2) -------------------------------------------------------------
-measure('read', [...NODE_JOB, 'read', input]);
-measure('read+decode to L4', [...NODE_JOB, 'decode', input], have('editcap') ? { name: 'editcap in /dev/null', argv: ['editcap', input, '/dev/null'] } : undefined);
-measure('read+write pcap', [...NODE_JOB, 'readwrite', input, join(OUT, 'rw.pcap')], have('tshark') ? { name: 'tshark -r -F pcap -w', argv: ['tshark', '-r', input, '-F', 'pcap', '-w', join(OUT, 'rw-tshark.pcap')] } : undefined);
+measure('read', [...NODE_CAPTURE_JOB, 'read', input]);
+measure('read+decode to L4', [...NODE_CAPTURE_JOB, 'decode', input], have('editcap') ? { name: 'editcap in /dev/null', argv: ['editcap', input, '/dev/null'] } : undefined);
+measure('read+write pcap', [...NODE_CAPTURE_JOB, 'readwrite', input, join(OUT, 'rw.pcap')], have('tshark') ? { name: 'tshark -r -F pcap -w', argv: ['tshark', '-r', input, '-F', 'pcap', '-w', join(OUT, 'rw-tshark.pcap')] } : undefined);
 
 // --- dataplane (issue 3) ---------------------------------------------------------------
 measure('dataplane alone (no output)', [...NODE_JOB, 'dataplane', input]);
@@ -164,7 +167,7 @@ measure(
 );
 
 // --- diff (issue 5): two 1M captures, same content, different containers ---------------
-const readBoth = { tool: 'egresslab', name: 'read both files', argv: ['sh', '-c', `${NODE_JOB.join(' ')} read ${input} && ${NODE_JOB.join(' ')} read ${pcapng}`] };
+const readBoth = { tool: 'egresslab', name: 'read both files', argv: ['sh', '-c', `${NODE_CAPTURE_JOB.join(' ')} read ${input} && ${NODE_CAPTURE_JOB.join(' ')} read ${pcapng}`] };
 measure('diff pcap vs pcapng', ['node', 'tools/bin.mjs', 'diff', input, pcapng], readBoth);
 measure('diff --canon-ports', ['node', 'tools/bin.mjs', 'diff', input, pcapng, '--canon-ports'], readBoth);
 

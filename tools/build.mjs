@@ -45,4 +45,18 @@ const made = new Set(Object.keys(built.metafile.outputs).map((f) => f.split('/')
 for (const f of readdirSync(new URL('dist/', root))) {
   if (/-[A-Z0-9]{8}\.mjs(\.map)?$/.test(f) && !made.has(f)) rmSync(new URL(`dist/${f}`, root));
 }
+// The capture jobs of the benchmark in one file of their own, without splitting: see
+// tools/bench-capture.ts. They import no npm package, so nothing is hoisted.
+await esbuild.build({
+  entryPoints: { 'bench-capture': new URL('tools/bench-capture.ts', root).pathname },
+  outdir: new URL('dist/', root).pathname,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
 writeFileSync(new URL('dist/stamp.txt', root), sourceStamp() + '\n');

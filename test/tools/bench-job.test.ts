@@ -17,12 +17,22 @@ const PACKETS = 500;
 let dir = '';
 let cap = '';
 
-function job(...args: string[]): { packets: number; bytes: number; extra?: Record<string, number> } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'tools/bench-job.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  expect(r.error, `bench-job ${args[0]} did not end by itself`).toBeUndefined();
+type JobResult = { packets: number; bytes: number; extra?: Record<string, number> };
+
+function job(...args: string[]): JobResult {
+  return run('tools/bench-job.ts', args);
+}
+
+function captureJob(...args: string[]): JobResult {
+  return run('tools/bench-capture.ts', args);
+}
+
+function run(entry: string, args: string[]): JobResult {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  expect(r.error, `${entry} ${args[0]} did not end by itself`).toBeUndefined();
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
-  return JSON.parse(r.stdout) as { packets: number; bytes: number; extra?: Record<string, number> };
+  return JSON.parse(r.stdout) as JobResult;
 }
 
 beforeAll(() => {
@@ -37,11 +47,11 @@ afterAll(() => {
 
 describe('bench-job on a 500-packet capture', () => {
   it('read, decode and read+write count every record', () => {
-    const read = job('read', cap);
+    const read = captureJob('read', cap);
     expect(read.packets).toBe(PACKETS);
     expect(read.bytes).toBeGreaterThan(PACKETS * 40);
-    expect(job('decode', cap)).toMatchObject({ packets: PACKETS, bytes: read.bytes });
-    expect(job('readwrite', cap, join(dir, 'rw.pcap'), 'pcap')).toMatchObject({ packets: PACKETS, bytes: read.bytes });
+    expect(captureJob('decode', cap)).toMatchObject({ packets: PACKETS, bytes: read.bytes });
+    expect(captureJob('readwrite', cap, join(dir, 'rw.pcap'), 'pcap')).toMatchObject({ packets: PACKETS, bytes: read.bytes });
   });
 
   it('the dataplane, replay and dashboard jobs replay every packet, with the same conservation', () => {
