@@ -31,6 +31,20 @@ export function eventTuple(ev: FlowEvent): string {
   return `${ev.flow.IP.source}${t.sport} -> ${ev.flow.IP.destination}${t.dport} ${t.proto}${t.extra}`;
 }
 
+/**
+ * The packet as it leaves this hop. A Hubble event after SNAT keeps the pre-translation
+ * source in `IP.source` (the trace's orig_ip) and the translated one in `IP.source_xlated`,
+ * while its ports are read from the rewritten packet: printed as is, that would pair the old
+ * address with the new port. "now" is the packet on the wire, so the translated source goes
+ * in the tuple and the original is named beside it.
+ */
+function nowTuple(ev: FlowEvent): string {
+  const xl = ev.flow.IP.source_xlated;
+  if (!xl) return eventTuple(ev);
+  const t = l4Text(ev);
+  return `${xl}${t.sport} -> ${ev.flow.IP.destination}${t.dport} ${t.proto}${t.extra}  (source_xlated ${xl}, from ${ev.flow.IP.source})`;
+}
+
 function endpoint(ip: string, port: number | undefined): string {
   return port === undefined ? ip : `${ip}:${port}`;
 }
@@ -92,7 +106,7 @@ export function formatJourney(events: readonly FlowEvent[], opts: JourneyOptions
     }
     for (const r of x.rewrites ?? []) lines.push(`        rewrite ${r}`);
     const drop = ev.flow.verdict === 'DROPPED' ? ` ${ev.flow.drop_reason ?? '?'} ${ev.flow.drop_reason_desc ?? ''}` : '';
-    lines.push(`        verdict ${ev.flow.verdict}${drop}  now ${eventTuple(ev)}${ev.flow.IP.source_xlated ? `  (source_xlated ${ev.flow.IP.source_xlated})` : ''}`);
+    lines.push(`        verdict ${ev.flow.verdict}${drop}  now ${nowTuple(ev)}`);
   }
   return lines;
 }

@@ -103,7 +103,7 @@ describe('accumulate', () => {
     // The matched policy, once per packet (every hop of the packet carries it).
     expect(j.split('\n\n')[1]!.match(/^ +policy egress-all$/gm)).toHaveLength(1);
     // The shape `egresslab explain` prints (traces/journey.ts): hop line, then its verdict.
-    expect(j).toMatch(/\d\. k8s-guide-control-plane {2}eth0 {2}bpf_host:to-netdev {2}TO_NETWORK\n(.*\n)*? +verdict TRANSLATED .*\(source_xlated 172\.18\.0\.3\)/);
+    expect(j).toMatch(/\d\. k8s-guide-control-plane {2}eth0 {2}bpf_host:to-netdev {2}TO_NETWORK\n(.*\n)*? +verdict TRANSLATED {2}now 172\.18\.0\.3:41000 .*\(source_xlated 172\.18\.0\.3, from 10\.0\.1\.209\)/);
   });
 });
 
