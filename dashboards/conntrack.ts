@@ -81,9 +81,13 @@ export function renderConntrack(s: StatsSnapshot, rows: readonly ConntrackRow[],
   const cols = (narrow ? NARROW_COLS : COLS).map((c) => (c.title === sortTitle ? { ...c, title: `${c.title}▼` } : c));
   const widths = resolveColumns(cols, width);
   const body = rows.map((r, i) => {
+    // A combined count is not a TX figure: it spans both columns' meaning, so it is shown
+    // once, marked, with no RX beside it (a 0 there would claim no reply came back).
+    const tx = r.combined ? `Σ${compact(r.txPackets)}` : compact(r.txPackets);
+    const rx = r.combined ? '-' : compact(r.rxPackets);
     const values = narrow
-      ? [r.tuple.replace(/^(\S+) OUT /, '$1 '), SHORT_STATE[r.state], lifetime(r.lifetimeLeft), `${compact(r.txPackets)}/${compact(r.rxPackets)}`, r.nat || '-']
-      : [r.tuple, r.node, r.state, lifetime(r.lifetimeLeft), `${compact(r.txPackets)}/${compact(r.txBytes)}`, `${compact(r.rxPackets)}/${compact(r.rxBytes)}`, r.nat || '-'];
+      ? [r.tuple.replace(/^(\S+) OUT /, '$1 '), SHORT_STATE[r.state], lifetime(r.lifetimeLeft), r.combined ? tx : `${tx}/${rx}`, r.nat || '-']
+      : [r.tuple, r.node, r.state, lifetime(r.lifetimeLeft), `${tx}/${compact(r.txBytes)}`, r.combined ? '-' : `${rx}/${compact(r.rxBytes)}`, r.nat || '-'];
     const text = row(values, cols, widths, width);
     if (i === selected) return `{inverse}${text}{/inverse}`;
     return r.lifetimeLeft < 0 ? `{gray-fg}${text}{/gray-fg}` : text;
@@ -92,5 +96,6 @@ export function renderConntrack(s: StatsSnapshot, rows: readonly ConntrackRow[],
   const shown = view.filter ? `${rows.length}/${s.conntrack.length}` : `${s.conntrack.length}`;
   // Live, the rows are the most recently used entries of each node, not the whole table.
   const total = s.conntrackTotal !== undefined && s.conntrackTotal > s.conntrack.length ? ` most recent of ${s.conntrackTotal}` : '';
-  return { title: `Conntrack (${shown}${total} entries, sort ${view.sort}${view.filter ? `, filter /${view.filter}` : ''})`, fixed: [headerRow(cols, widths, width)], body };
+  const combined = rows.some((r) => r.combined) ? ', Σ both directions' : '';
+  return { title: `Conntrack (${shown}${total} entries, sort ${view.sort}${view.filter ? `, filter /${view.filter}` : ''}${combined})`, fixed: [headerRow(cols, widths, width)], body };
 }

@@ -103,6 +103,11 @@ export interface ConntrackRow {
   /** `172.18.0.3:52768` if SNAT'ed, else ''. */
   nat: string;
   flowId?: string;
+  /**
+   * The counts are one total for both directions, in tx (rx is 0): a live row of a datapath
+   * whose CT entry has `Packets`/`Bytes` instead of Cilium 1.10's Rx and Tx pairs.
+   */
+  combined?: boolean;
 }
 
 export interface EventLine {

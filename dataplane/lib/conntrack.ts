@@ -403,6 +403,8 @@ export class Conntrack {
         rxPackets: m.u32[(s << SHIFT) + RX_PACKETS]!,
         rxBytes: m.f64[s * D + RX_BYTES]!,
         nat: natText,
+        // Cilium after 1.10 keeps one Packets/Bytes pair for both directions (countPacket).
+        ...(this.profile === '1.10' ? {} : { combined: true }),
       });
     }
     return rows;

@@ -72,6 +72,20 @@ describe('the dashboard over real replays', () => {
     expect(text).not.toContain('172.18.0.5 (k8s-guide-worker)');
   });
 
+  it('conntrack counts: 1.10 rows split TX and RX; 1.17 rows (one Packets/Bytes pair in the map) say so instead of showing RX 0', async () => {
+    const v110 = await replayed({ input: lab, policyObjects: labPolicy(), datapath: '1.10' });
+    // The echo server's replies come back: the pods' own CT_EGRESS entries counted RX packets.
+    const rows110 = v110.split('\n').filter((l) => /TCP OUT 10\.0\.\d+\.\d+:\d+ -> 172\.18\.0\.7:80/.test(l));
+    expect(rows110.length).toBeGreaterThan(0);
+    expect(rows110.some((l) => /\s\d+\/\d+\s+[1-9]\d*\/\d+\s/.test(l))).toBe(true);
+    expect(v110).not.toContain('Σ');
+    const v117 = await replayed({ input: lab, policyObjects: labPolicy(), datapath: '1.17' });
+    expect(v117).toContain('Σ both directions');
+    const rows117 = v117.split('\n').filter((l) => /TCP OUT 10\.0\.\d+\.\d+:\d+ -> 172\.18\.0\.7:80/.test(l));
+    expect(rows117.length).toBeGreaterThan(0);
+    for (const l of rows117) expect(l).toMatch(/\sΣ[1-9]\d*\/\d+\s+-\s/);
+  });
+
   it('exhaustion offline from the replay\'s events counts allocations, collisions and failures as live does', async () => {
     const cap = join(dir, 'exh-counts.pcap');
     runSynth({ scenario: 'exhaustion', out: cap, seed: 1, range: { min: 40000, max: 40003 }, extra: 2 });
