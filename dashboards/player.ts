@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import type { FlowEvent } from '../traces/events.ts';
 import type { StatsSnapshot } from '../traces/stats.ts';
 import type { EventAccumulator } from './accumulate.ts';
+import { clampSpeed, fasterSpeed, slowerSpeed, speedLabel } from './speed.ts';
 
 export interface PlayerOptions {
   /** Events file (JSON lines). */
@@ -27,8 +28,6 @@ export interface PlayerOptions {
   now?: () => number;
 }
 
-const MIN_SPEED = 1 / 64;
-const MAX_SPEED = 1024;
 /** Events processed at top speed before yielding to the event loop (keys, rendering). */
 const BATCH = 2000;
 
@@ -66,7 +65,7 @@ export class EventPlayer {
     this.o = o;
     this.now = o.now ?? (() => performance.now());
     this.size = statSync(o.file).size;
-    this.speedX = Math.min(MAX_SPEED, Math.max(MIN_SPEED, o.speed ?? 1));
+    this.speedX = clampSpeed(o.speed ?? 1);
     this.top = o.topSpeed ?? false;
     this.paused = o.paused ?? false;
   }
@@ -172,13 +171,13 @@ export class EventPlayer {
     this.poke();
   }
   faster(): void {
-    if (!this.top) this.speedX = Math.min(MAX_SPEED, this.speedX * 2);
+    if (!this.top) this.speedX = fasterSpeed(this.speedX)!;
     this.needAnchor = true;
     this.poke();
   }
   slower(): void {
     if (this.top) this.top = false;
-    else this.speedX = Math.max(MIN_SPEED, this.speedX / 2);
+    else this.speedX = slowerSpeed(this.speedX);
     this.needAnchor = true;
     this.poke();
   }
@@ -191,8 +190,7 @@ export class EventPlayer {
     return this.paused;
   }
   speedLabel(): string {
-    if (this.top) return 'top speed';
-    return this.speedX >= 1 ? `${+this.speedX.toFixed(2)}x` : `1/${Math.round(1 / this.speedX)}x`;
+    return speedLabel(this.top ? undefined : this.speedX);
   }
   /** Input packets started so far. */
   packetsPlayed(): number {

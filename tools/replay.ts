@@ -15,6 +15,7 @@ import { liveEventSample, ReplayControl, runReplay, type ReplayRun } from './rep
 import type { EventSampling } from '../dataplane/engine.ts';
 import { eventLine, formatJourney } from '../traces/journey.ts';
 import { inertLines } from '../traces/inert.ts';
+import { fasterSpeed, slowerSpeed, speedLabel } from '../dashboards/speed.ts';
 
 const USAGE = `usage: egresslab replay <capture|-> [options]
 
@@ -113,13 +114,13 @@ const replay: Subcommand = {
             pause: () => (ctl.paused = true),
             resume: () => (ctl.paused = false),
             step: () => ctl.step(),
-            faster: () => (ctl.speed = ctl.speed === undefined ? undefined : ctl.speed * 2),
-            slower: () => (ctl.speed = (ctl.speed ?? 1e6) / 2),
+            faster: () => (ctl.speed = fasterSpeed(ctl.speed)),
+            slower: () => (ctl.speed = slowerSpeed(ctl.speed)),
             quit: () => {
               ctl.quit = true;
             },
             journey: (flowId) => formatJourney(byFlow.get(flowId) ?? [], { flowId }),
-            speed: () => (ctl.speed === undefined ? 'top speed' : `${ctl.speed}x`),
+            speed: () => speedLabel(ctl.speed),
           },
           onError: (err) => {
             dashError = err;

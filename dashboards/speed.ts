@@ -1,0 +1,31 @@
+/**
+ * @module dashboards/speed
+ * The `+`/`-` speed steps and the speed label, shared by the live dashboard (`replay
+ * --dash`) and the offline one (`dash --events`) so both show and step the same way.
+ * A speed is a capture-time multiplier; `undefined` is top speed.
+ */
+
+/** Slowest paced speed `-` reaches. */
+export const MIN_SPEED = 1 / 64;
+/** Fastest paced speed `+` reaches (top speed is left only with `-`). */
+export const MAX_SPEED = 1024;
+
+/** `top speed`, `2x`, `0.5x`: decimals, as `--speed` takes them. */
+export function speedLabel(x: number | undefined): string {
+  if (x === undefined) return 'top speed';
+  return x >= 1 ? `${+x.toFixed(2)}x` : `${+x.toPrecision(3)}x`;
+}
+
+/** `+`: twice as fast, up to MAX_SPEED; top speed stays top speed. */
+export function fasterSpeed(x: number | undefined): number | undefined {
+  return x === undefined ? undefined : Math.min(MAX_SPEED, x * 2);
+}
+
+/** `-`: half as fast, down to MIN_SPEED; from top speed, paced at `paced` (1x unless given). */
+export function slowerSpeed(x: number | undefined, paced = 1): number {
+  return x === undefined ? clampSpeed(paced) : Math.max(MIN_SPEED, x / 2);
+}
+
+export function clampSpeed(x: number): number {
+  return Math.min(MAX_SPEED, Math.max(MIN_SPEED, x));
+}
