@@ -536,20 +536,21 @@ export class Dataplane {
       dport = 0;
     } else return this.ignoreOne(IGNORE_REPLY_WITHOUT_MAPPING);
     const pod = env.ipcache(v.daddr);
-    // Which node translated the flow: the pod's own, else its policy's gateway, else any.
+    // Which node translated the flow: the gateway of the policy the pod's node matches it
+    // to, else the pod's own node (masquerade), else any. The likely owner is probed first:
+    // a NAT map probe is a cache miss, and with a policy the pod's node holds no mapping.
     // (Plain loops, no closure: this runs once per recorded reply.)
     let found: NodeState | null = null;
     let slot = -1;
     if (pod.node !== null) {
-      slot = pod.node.nat.findOut(v.proto, v.daddr, v.saddr, sport, dport);
-      if (slot >= 0) found = pod.node;
-      else {
-        const i = pod.node.egress.lookup(v.daddr, v.saddr);
-        const gw = i < 0 ? undefined : this.ownerOf(pod.node.egress.gatewayIp(i));
-        if (gw !== undefined) {
-          slot = gw.nat.findOut(v.proto, v.daddr, v.saddr, sport, dport);
-          if (slot >= 0) found = gw;
-        }
+      const i = pod.node.egress.lookup(v.daddr, v.saddr);
+      const gw = i < 0 ? undefined : this.ownerOf(pod.node.egress.gatewayIp(i));
+      const first = gw ?? pod.node;
+      slot = first.nat.findOut(v.proto, v.daddr, v.saddr, sport, dport);
+      if (slot >= 0) found = first;
+      else if (first !== pod.node) {
+        slot = pod.node.nat.findOut(v.proto, v.daddr, v.saddr, sport, dport);
+        if (slot >= 0) found = pod.node;
       }
     }
     if (found === null) {
