@@ -384,13 +384,15 @@ export function buildEnv(o: BuildOptions): Env {
       ctOptionsFor(o.profile, { maxTcp: topo.mapSizes.ctTcp, maxAny: topo.mapSizes.ctAny, initialCapacity: 1024 }),
       o.profile,
     );
-    // Linux's allocators take ports from 1024-65535 and its conntrack translates replies
-    // whatever their port; Cilium's rev-SNAT looks only at its own NAT range. The table's
-    // range (rev-SNAT filter, usage gauges) follows the allocator in use.
+    // Linux's allocators map most originals into 1024-65535 (the usage gauges' range), but
+    // an original below 1024 keeps a port below 1024 (600-1023 or 1-511), and Linux
+    // conntrack translates a reply whatever its port: rev-SNAT looks at every port. Cilium's
+    // rev-SNAT looks only at its own NAT range.
     const linux = o.allocatorName.startsWith('linux');
     const nat = new NatTable(topo.mapSizes.nat, o.profile, {
       minPort: linux ? 1024 : topo.natPortMin,
       maxPort: linux ? 65535 : topo.natPortMax,
+      ...(linux ? { revNatMinPort: 1, revNatMaxPort: 65535 } : {}),
       reservedPorts: [topo.tunnel.port],
       record: o.recordCandidates,
       ...(o.allocator ? { allocator: o.allocator } : {}),

@@ -98,6 +98,12 @@ export interface NatOptions {
   /** The NAT range rev-SNAT applies to (NODEPORT_PORT_MIN_NAT..MAX). Default 32768..65535. */
   minPort?: number;
   maxPort?: number;
+  /**
+   * The ports rev-SNAT looks at, when not [minPort, maxPort]: Linux conntrack translates a
+   * reply to whatever port nf_nat handed out (below 1024 too), Cilium only its NAT range.
+   */
+  revNatMinPort?: number;
+  revNatMaxPort?: number;
   /** Allocator for new mappings; default: this table's profile's snat_v4_new_mapping. */
   allocator?: PortAllocator;
   /** Record candidate lists into SnatResult.candidates (explain mode). */
@@ -176,6 +182,8 @@ export class NatTable {
   readonly skipReservedPorts: boolean;
   readonly minPort: number;
   readonly maxPort: number;
+  private readonly revNatMinPort: number;
+  private readonly revNatMaxPort: number;
   readonly allocator: PortAllocator | null;
 
   /** SIGNAL_NAT_FILL_UP sent (retries > SNAT_SIGNAL_THRES). */
@@ -216,6 +224,8 @@ export class NatTable {
     this.skipReservedPorts = opts.skipReservedPorts ?? true;
     this.minPort = opts.minPort ?? NAT_PORT_MIN_DEFAULT;
     this.maxPort = opts.maxPort ?? NAT_PORT_MAX_DEFAULT;
+    this.revNatMinPort = opts.revNatMinPort ?? this.minPort;
+    this.revNatMaxPort = opts.revNatMaxPort ?? this.maxPort;
     this.allocator = opts.allocator ?? null;
     for (const p of opts.reservedPorts ?? DEFAULT_RESERVED_PORTS) {
       if (Number.isInteger(p) && p >= 0 && p <= 0xffff) this.reserved[p >>> 3]! |= 1 << (p & 7);
@@ -391,12 +401,13 @@ export class NatTable {
 
   /**
    * snat_v4_rev_nat lookup for an ingress packet (saddr=ext, daddr=SNAT address,
-   * dport=NAT port). Only dports in [minPort,maxPort] are looked at (out.inRange=false:
-   * pass-through). A miss returns false; the caller does not drop (Cilium recirculates).
-   * out.needsCt tells the caller to refresh the gateway's CT entry (1.17).
+   * dport=NAT port). Only dports in the rev-NAT range (the NAT range unless the options
+   * widen it) are looked at (out.inRange=false: pass-through). A miss returns false; the
+   * caller does not drop (Cilium recirculates). out.needsCt tells the caller to refresh the
+   * gateway's CT entry (1.17).
    */
   snatV4RevNat(proto: number, saddr: number, daddr: number, sport: number, dport: number, now: number, out: SnatResult,
-    minPort: number = this.minPort, maxPort: number = this.maxPort): boolean {
+    minPort: number = this.revNatMinPort, maxPort: number = this.revNatMaxPort): boolean {
     out.created = false;
     out.retries = 0;
     out.fillUp = false;

@@ -132,6 +132,44 @@ describe('the linux allocators', () => {
   });
 });
 
+describe('the linux allocators below port 1024', () => {
+  it('a pod port below 1024 gets a port in 600-1023 and the echo server\'s answer reaches the pod', () => {
+    const POD_PORT = 1000;
+    const run = (allocator: string) => {
+      const translated: number[] = [];
+      const toPod: string[] = [];
+      const dp = new Dataplane({
+        topology: labTopology(),
+        policies: [],
+        profile: '1.10',
+        seed: 1,
+        allocator,
+        observer: {
+          event: (e) => {
+            const l4 = e.flow.l4;
+            if (!l4 || !('TCP' in l4)) return;
+            if (e.flow.trace_observation_point === 'TO_NETWORK' && e.flow.IP.source === '10.0.1.209') translated.push(l4.TCP.source_port!);
+            if (e.flow.trace_observation_point === 'TO_ENDPOINT' && e.flow.IP.destination === '10.0.1.209') toPod.push(Object.keys(l4.TCP.flags ?? {}).join(','));
+          },
+        },
+      });
+      dp.inject(buildIpv4Frame({ saddr: POD_IP, daddr: ECHO, proto: 6, sport: POD_PORT, dport: 80, tcpFlags: TCP_SYN, seq: 1 }), 14, T0, 0, 0);
+      dp.finish();
+      return { translated, toPod };
+    };
+    for (const allocator of ['linux', 'linux-random-fully']) {
+      const r = run(allocator);
+      expect(r.translated.length, allocator).toBeGreaterThan(0);
+      for (const p of r.translated) {
+        expect(p, allocator).toBeGreaterThanOrEqual(600);
+        expect(p, allocator).toBeLessThanOrEqual(1023);
+      }
+      // The SYN-ACK came back through rev-SNAT to the pod, though its port is outside 1024-65535.
+      expect(r.toPod, allocator).toContain('SYN,ACK');
+    }
+  });
+});
+
 describe('recorded replies of un-NATed flows', () => {
   it('a reply to a flow that left un-NATed (nonMasqueradeCIDRs) is delivered to the pod, not ignored', async () => {
     const { topologyFromText } = await import('../../dataplane/cluster/topology.ts');
