@@ -1044,6 +1044,9 @@ export class Dataplane {
       ignoredByReason,
       policies: this.policyCounts(),
       egressIps: this.egressIps(),
+      signals: this.env.nodes
+        .filter((n) => n.nat.natFillUpSignals > 0)
+        .map((n) => ({ signal: 'SIGNAL_NAT_FILL_UP' as const, node: n.name, count: n.nat.natFillUpSignals })),
       seenByServers: seen.map((s) => ({ ...s })),
     };
   }

@@ -84,7 +84,19 @@ export async function snatReport(input: string, allocator: string, scenario: Ret
         const slot = nat.findIn(ports[0], parseIpv4(ev.flow.IP.destination), ports[2], parseIpv4(ev.flow.IP.source_xlated), wanted);
         if (slot >= 0) heldBy = `${ipToString(nat.toAddrOf(slot))}:${nat.toPortOf(slot)}`;
       } else if (ports && dp && s.chosen === undefined) {
-        heldBy = 'taken';
+        // A failed allocation has no translated address on its event: try the egress
+        // addresses this node allocates towards that remote.
+        const nat = dp.natTable(ev.node_name);
+        const dst = parseIpv4(ev.flow.IP.destination);
+        heldBy = 'another mapping';
+        for (const u of nat.remoteUsage()) {
+          if (u.proto !== ports[0] || u.remoteAddr !== dst || u.remotePort !== ports[2]) continue;
+          const slot = nat.findIn(ports[0], dst, ports[2], u.egressAddr, wanted);
+          if (slot >= 0) {
+            heldBy = `${ipToString(nat.toAddrOf(slot))}:${nat.toPortOf(slot)}`;
+            break;
+          }
+        }
       }
       // At TO_NETWORK the event carries the pre-SNAT address (as Hubble's orig_ip) but the
       // packet's post-SNAT port; the rewrite list has the pod's own port.
@@ -118,6 +130,7 @@ export async function snatReport(input: string, allocator: string, scenario: Ret
     }
   }
   if (res.summary.egressIps.length === 0) lines.push('  no SNAT allocations');
+  for (const g of res.summary.signals) lines.push(`  ${g.node}: ${g.signal} sent ${g.count} ${g.count === 1 ? 'time' : 'times'} (allocations past SNAT_SIGNAL_THRES retries)`);
   const shown = collisions.slice(0, limit);
   if (shown.length) lines.push('  collisions:');
   for (const c of shown) {

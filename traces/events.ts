@@ -84,7 +84,8 @@ export interface FlowEvent {
     /** Rewrites done at this hop, e.g. `saddr 10.0.1.209 -> 172.18.0.3`, `sport 40000 -> 52768`. */
     rewrites?: string[];
     /** SNAT allocation detail when a new mapping was made. */
-    snat?: { candidates: number[]; retries: number; chosen?: number; allocator: string };
+    /** `signal`: SIGNAL_NAT_FILL_UP when the retries passed SNAT_SIGNAL_THRES. */
+    snat?: { candidates: number[]; retries: number; chosen?: number; allocator: string; signal?: 'SIGNAL_NAT_FILL_UP' };
     /** Egress policy that matched, if any. */
     policy?: string;
     /** Capture clock in nanoseconds since the epoch as a decimal string (exact). */

@@ -102,7 +102,8 @@ export function formatJourney(events: readonly FlowEvent[], opts: JourneyOptions
     lastPolicy = x.policy;
     if (x.snat) {
       const c = x.snat.candidates.join(', ');
-      lines.push(`        snat_v4_new_mapping (${x.snat.allocator}): candidates ${c || '-'}; retries ${x.snat.retries}${x.snat.chosen !== undefined ? `; chosen ${x.snat.chosen}` : '; none free'}`);
+      const signal = x.snat.signal ? `; ${x.snat.signal} (the agent runs CT GC and purges orphan NAT entries)` : '';
+      lines.push(`        snat_v4_new_mapping (${x.snat.allocator}): candidates ${c || '-'}; retries ${x.snat.retries}${x.snat.chosen !== undefined ? `; chosen ${x.snat.chosen}` : '; none free'}${signal}`);
     }
     for (const r of x.rewrites ?? []) lines.push(`        rewrite ${r}`);
     const drop = ev.flow.verdict === 'DROPPED' ? ` ${ev.flow.drop_reason ?? '?'} ${ev.flow.drop_reason_desc ?? ''}` : '';

@@ -83,6 +83,12 @@ export interface Summary {
   ignoredByReason: Record<string, number>;
   policies: PolicyCount[];
   egressIps: EgressIpUsage[];
+  /**
+   * Signals the datapath sent the agent, per node: `SIGNAL_NAT_FILL_UP` when an allocation
+   * took more than SNAT_SIGNAL_THRES retries (the agent then runs CT GC and purges orphan NAT
+   * entries). Nodes that sent none are not listed.
+   */
+  signals: { signal: 'SIGNAL_NAT_FILL_UP'; node: string; count: number }[];
   /** Observed source address per external host connection, as the server saw it. */
   seenByServers: { server: string; client: string; pod: string; answered: string }[];
   /** Output files written, relative to the output folder. */

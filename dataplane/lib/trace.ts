@@ -85,7 +85,7 @@ export class Journey {
   rewrites: string[] = [];
   notes: string[] = [];
   policy: string | undefined = undefined;
-  snat: { candidates: number[]; retries: number; chosen?: number; allocator: string } | undefined = undefined;
+  snat: { candidates: number[]; retries: number; chosen?: number; allocator: string; signal?: 'SIGNAL_NAT_FILL_UP' } | undefined = undefined;
 
   fn(name: string): void {
     this.functions.push(name);

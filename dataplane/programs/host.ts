@@ -412,6 +412,7 @@ export function toNetdev(env: Env, node: NodeState, skb: Skb): number {
       jd.fn('snat_v4_new_mapping');
       jd.snat = { candidates: res.candidates ? res.candidates.slice() : [], retries: res.retries, allocator: env.allocatorName };
       if (ret >= 0) jd.snat.chosen = res.toPort;
+      if (res.fillUp) jd.snat.signal = 'SIGNAL_NAT_FILL_UP';
     }
     jd.lookup('cilium_snat_v4_external', `OUT ${tuple}`, ret < 0 ? 'no free port' : `XLATE_SRC ${ipToString(res.toAddr)}:${res.toPort}${res.created ? ' (new)' : ''}`);
   }
@@ -439,7 +440,7 @@ export function toNetdev(env: Env, node: NodeState, skb: Skb): number {
     if (res.toPort !== sport) jd.rewrite(`sport ${sport} -> ${res.toPort}`);
   }
   if (jr) {
-    const how = res.created ? `${res.toPort === sport ? 'kept' : 'new port'}, ${res.retries} retries` : 'existing mapping';
+    const how = res.created ? `${res.toPort === sport ? 'kept' : 'new port'}, ${res.retries} retries${res.fillUp ? ', SIGNAL_NAT_FILL_UP' : ''}` : 'existing mapping';
     jr.note(
       `${kind === SNAT_EGW ? 'SNAT' : 'masquerade'} ${ipToString(oldSaddr)}:${sport} -> ${ipToString(res.toAddr)}:${res.toPort} (${how})`,
     );

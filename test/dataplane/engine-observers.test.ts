@@ -170,6 +170,45 @@ describe('the linux allocators below port 1024', () => {
   });
 });
 
+describe('SNAT_SIGNAL_THRES', () => {
+  it('an allocation past the threshold reports SIGNAL_NAT_FILL_UP in summary.json, its event and explain', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { runSynth } = await import('../../tools/synth.ts');
+    const { runReplay } = await import('../../tools/replay-core.ts');
+    const { formatJourney } = await import('../../traces/journey.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'egresslab-signal-'));
+    try {
+      // Four ports for six connections: the last two try 128 candidates (1.17) and fail.
+      const cap = join(dir, 'ex.pcap');
+      runSynth({ scenario: 'exhaustion', out: cap, seed: 1, range: { min: 40000, max: 40003 }, extra: 2 });
+      const events: FlowEvent[] = [];
+      const res = await runReplay({
+        input: cap,
+        topology: `${cap}.topology.yaml`,
+        policyObjects: labPolicy(),
+        datapath: '1.17',
+        progress: false,
+        recordJourney: true,
+        onEvent: (e) => events.push(e),
+      });
+      expect(res.summary.signals).toEqual([{ signal: 'SIGNAL_NAT_FILL_UP', node: 'k8s-guide-control-plane', count: 2 }]);
+      const signalled = events.filter((e) => e.egresslab.snat?.signal === 'SIGNAL_NAT_FILL_UP');
+      expect(signalled.map((e) => [e.flow.verdict, e.flow.drop_reason, e.egresslab.snat!.retries])).toEqual([
+        ['DROPPED', 167, 128],
+        ['DROPPED', 167, 128],
+      ]);
+      // Allocations that found a port within the threshold do not signal.
+      expect(events.filter((e) => e.egresslab.snat && !e.egresslab.snat.signal).every((e) => e.egresslab.snat!.retries <= 64)).toBe(true);
+      const text = formatJourney(signalled.slice(0, 1)).join('\n');
+      expect(text).toContain('retries 128; none free; SIGNAL_NAT_FILL_UP (the agent runs CT GC and purges orphan NAT entries)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('recorded replies of un-NATed flows', () => {
   it('a reply to a flow that left un-NATed (nonMasqueradeCIDRs) is delivered to the pod, not ignored', async () => {
     const { topologyFromText } = await import('../../dataplane/cluster/topology.ts');

@@ -42,6 +42,9 @@ describe('egresslab snat', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/11 allocations, 3 collisions, 3 failures \(167\), 8\/8 ports in use/);
     expect(r.stdout.match(/DROP 167 after \d+ retries/g)).toHaveLength(3);
+    // A failed allocation names the connection holding the port it wanted first.
+    expect(r.stdout.match(/wanted 4000\d, held by 10\.0\.\d+\.\d+:\d+; DROP 167 after 128 retries/g)).toHaveLength(3);
+    expect(r.stdout).toContain('k8s-guide-control-plane: SIGNAL_NAT_FILL_UP sent 3 times (allocations past SNAT_SIGNAL_THRES retries)');
   });
 
   it('rejects an unknown allocator with exit 2', () => {
