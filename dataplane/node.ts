@@ -394,6 +394,7 @@ export function buildEnv(o: BuildOptions): Env {
       maxPort: linux ? 65535 : topo.natPortMax,
       ...(linux ? { revNatMinPort: 1, revNatMaxPort: 65535 } : {}),
       reservedPorts: [topo.tunnel.port],
+      smallInsnLimit: topo.largeInsnLimit === false,
       record: o.recordCandidates,
       ...(o.allocator ? { allocator: o.allocator } : {}),
     });

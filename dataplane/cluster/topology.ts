@@ -13,6 +13,8 @@
  * tunnel: { protocol: vxlan, port: 8472 }   # geneve defaults to 6081
  * mapSizes: { egressPolicy: 16384, ctTcp: 524288, ctAny: 262144, nat: 524288 }
  * routerMac: 02:42:ac:12:00:01       # next hop of every node's eth0 (the bridge/router)
+ * largeInsnLimit: true               # the kernel's 1M-instruction BPF limit (HAVE_LARGE_INSN_LIMIT);
+ *                                    # false: datapath 1.10 retries SNAT 32 times, signals past 16
  * namespaces: [ { name: default, labels: { team: a } } ]   # namespace labels for namespaceSelector
  * nodes:         [ { name*, ip*, podCIDR*, mac, labels } ]
  * endpoints:     [ { name*, namespace, ip*, node*, labels, mac } ]
@@ -78,6 +80,12 @@ export interface Topology {
   tunnel: { protocol: 'vxlan' | 'geneve'; port: number };
   mapSizes: { egressPolicy: number; ctTcp: number; ctAny: number; nat: number };
   routerMac: string;
+  /**
+   * HAVE_LARGE_INSN_LIMIT, the agent's probe of the kernel (5.2+ verifier limit). Without it
+   * datapath 1.10 compiles SNAT with 32 retries and SNAT_SIGNAL_THRES 16 (fact sheet §5);
+   * 1.17 has one set of constants. Optional so a hand-built Topology stays valid; default true.
+   */
+  largeInsnLimit?: boolean;
   nodes: NodeSpec[];
   endpoints: EndpointSpec[];
   externalHosts: ExternalHostSpec[];
@@ -118,7 +126,7 @@ export function topologyFromText(file: string, text: string): Topology {
 
 const TOP_KEYS = [
   'clusterName', 'clusterCIDR', 'nonMasqueradeCIDRs', 'natPortRange', 'tunnel', 'mapSizes', 'routerMac',
-  'namespaces', 'nodes', 'endpoints', 'externalHosts',
+  'largeInsnLimit', 'namespaces', 'nodes', 'endpoints', 'externalHosts',
 ] as const;
 const TOP_HINTS: Record<string, string> = {
   clusterCIDRs: 'clusterCIDR', clusterCidr: 'clusterCIDR', nonMasqueradeCidrs: 'nonMasqueradeCIDRs',
@@ -168,6 +176,10 @@ function topologyFromDocs(file: string, docs: ReturnType<typeof parseYamlText>):
   }
 
   const routerMac = o.routerMac === undefined ? '02:42:ac:12:00:01' : macField(ctx, o.routerMac, 'routerMac');
+  if (o.largeInsnLimit !== undefined && typeof o.largeInsnLimit !== 'boolean') {
+    throw ctx.error('largeInsnLimit', `expected true or false, got ${JSON.stringify(o.largeInsnLimit)}`);
+  }
+  const largeInsnLimit = o.largeInsnLimit === undefined ? true : o.largeInsnLimit;
 
   const seenIps = new Map<number, string>();
   const claimIp = (ip: number, field: string): void => {
@@ -264,7 +276,7 @@ function topologyFromDocs(file: string, docs: ReturnType<typeof parseYamlText>):
 
   return {
     file, clusterName, clusterCidrs, nonMasqueradeCidrs, natPortMin, natPortMax, tunnel, mapSizes, routerMac,
-    nodes, endpoints, externalHosts, namespaces,
+    largeInsnLimit, nodes, endpoints, externalHosts, namespaces,
   };
 }
 

@@ -209,6 +209,38 @@ describe('SNAT_SIGNAL_THRES', () => {
   });
 });
 
+describe('largeInsnLimit: false (a kernel without HAVE_LARGE_INSN_LIMIT)', () => {
+  it('datapath 1.10 gives up after 32 retries instead of 128; 1.17 is unchanged', async () => {
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { runSynth } = await import('../../tools/synth.ts');
+    const { runReplay } = await import('../../tools/replay-core.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'egresslab-insn-'));
+    try {
+      const cap = join(dir, 'ex.pcap');
+      runSynth({ scenario: 'exhaustion', out: cap, seed: 1, range: { min: 40000, max: 40003 }, extra: 2 });
+      const small = join(dir, 'small.yaml');
+      writeFileSync(small, `${readFileSync(`${cap}.topology.yaml`, 'utf8')}\nlargeInsnLimit: false\n`);
+      const failedRetries = async (topology: string, datapath: '1.10' | '1.17') => {
+        const retries: number[] = [];
+        await runReplay({
+          input: cap, topology, policyObjects: labPolicy(), datapath, progress: false, recordJourney: true,
+          onEvent: (e) => {
+            if (e.flow.drop_reason === 167) retries.push(e.egresslab.snat!.retries);
+          },
+        });
+        return retries;
+      };
+      expect(await failedRetries(`${cap}.topology.yaml`, '1.10')).toEqual([128, 128]);
+      expect(await failedRetries(small, '1.10')).toEqual([32, 32]);
+      expect(await failedRetries(small, '1.17')).toEqual([128, 128]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('recorded replies of un-NATed flows', () => {
   it('a reply to a flow that left un-NATed (nonMasqueradeCIDRs) is delivered to the pod, not ignored', async () => {
     const { topologyFromText } = await import('../../dataplane/cluster/topology.ts');

@@ -135,6 +135,7 @@ describe('loadTopology errors name file, line and field', () => {
     ['bad behaviour', base + 'externalHosts:\n  - name: echo\n    ip: 172.18.0.7\n    behaviour: mirror\n', 11, 'externalHosts[0].behaviour', /echo or sink/],
     ['bad tunnel', base + 'tunnel:\n  protocol: gre\n', 9, 'tunnel.protocol', /vxlan or geneve/],
     ['bad mac', base + 'routerMac: 02:42:zz:00:00:01\n', 8, 'routerMac', /MAC/],
+    ['largeInsnLimit not a boolean', base + 'largeInsnLimit: "no"\n', 8, 'largeInsnLimit', /expected true or false, got "no"/],
     ['number label', base.replace('    podCIDR: 10.0.0.0/24\n', '    podCIDR: 10.0.0.0/24\n    labels:\n      rack: 7\n'), 6, 'nodes[0].labels.rack', /quote/],
   ];
   for (const [name, text, line, field, reason] of cases) {
