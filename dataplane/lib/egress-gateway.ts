@@ -20,9 +20,10 @@
  * Profile '1.17' (`cilium_egress_gw_policy_v4`, pkg/egressgateway): gateway_ip is the node
  * IP of the first node, in lexical order of names, matching egressGateway.nodeSelector, or
  * 0.0.0.0 (NO_GATEWAY) when none does. egress_ip is filled only in the gateway node's own
- * map: egressIP if given, else the node IP. (Cilium takes the first IPv4 address of
- * `interface`, or of the default-route interface; the model's nodes have one interface,
- * eth0, whose address is the node IP, so both cases give the node IP.) Every other node
+ * map: egressIP if given, else the first IPv4 address of `interface`, or of the
+ * default-route interface. The model's nodes have one interface, eth0, whose address is
+ * the node IP: `interface: eth0` or none gives the node IP, any other interface 0.0.0.0
+ * (NO_EGRESS_IP, so the gateway drops with 204), see gatewayEgressIp. Every other node
  * has egress_ip 0.0.0.0 (NO_EGRESS_IP), never consulted there. Each excludedCIDR adds an
  * entry (pod IP, excludedCIDR) with gateway_ip 0.0.0.1 (EXCLUDED_CIDR) and the policy's
  * egress_ip; being more specific it wins the lookup.
@@ -242,6 +243,22 @@ export function selectGatewayNode(topo: Topology, sel: LabelSelector): NodeSpec 
   return sorted.find((n) => matchesSelector(sel, n.labels));
 }
 
+/** The device every model node has; its first IPv4 address is the node IP. */
+export const NODE_DEVICE = 'eth0';
+
+/**
+ * The egress IP the gateway derives for a CiliumEgressGatewayPolicy (1.17): `egressIP`, else
+ * the first IPv4 address of `interface`, else of the default-route interface (eth0). A
+ * model node has only eth0, so any other `interface` has no address: NO_EGRESS_IP, and the
+ * gateway drops the policy's traffic with DROP_NO_EGRESS_IP (204), as Cilium does when it
+ * cannot derive one.
+ */
+function gatewayEgressIp(g: NonNullable<EgressPolicy['gateway']>, gw: NodeSpec): number {
+  if (g.egressIp !== undefined) return g.egressIp;
+  if (g.interface !== undefined && g.interface !== NODE_DEVICE) return EGRESS_GATEWAY_NO_EGRESS_IP;
+  return gw.ip;
+}
+
 /** Builds node `nodeName`'s copy of the egress policy map. */
 export function compileEgressPolicyMap(topo: Topology, policies: EgressPolicy[], profile: Profile, nodeName: string): EgressPolicyMap {
   if (!topo.nodes.some((n) => n.name === nodeName)) {
@@ -271,7 +288,7 @@ export function compileEgressPolicyMap(topo: Topology, policies: EgressPolicy[],
         egressIp = g?.egressIp ?? gw.ip;
       } else {
         gatewayIp = gw ? gw.ip : EGRESS_GATEWAY_NO_GATEWAY;
-        egressIp = gw && gw.name === nodeName ? (g?.egressIp ?? gw.ip) : EGRESS_GATEWAY_NO_EGRESS_IP;
+        egressIp = gw && gw.name === nodeName ? gatewayEgressIp(g!, gw) : EGRESS_GATEWAY_NO_EGRESS_IP;
         excluded = p.excludedCidrs;
       }
     }

@@ -145,6 +145,14 @@ describe('1.17 (CiliumEgressGatewayPolicy)', () => {
       [ip('10.0.2.14'), ip('172.18.0.5'), ip('172.18.0.5')],
     ]);
   });
+  it('an interface the gateway does not have: egress IP 0.0.0.0 (NO_EGRESS_IP) on the gateway itself', () => {
+    const ps = cegp('eth7', `  selectors:\n  - podSelector: {}\n  destinationCIDRs: [0.0.0.0/0]\n  egressGateway:\n    nodeSelector: {matchLabels: {kubernetes.io/hostname: ${W2}}}\n    interface: eth7\n`);
+    const onGw = compileEgressPolicyMap(topo, ps, '1.17', W2);
+    const e = onGw.entries();
+    expect(e.length).toBeGreaterThan(0);
+    for (const x of e) expect([x.egressIp, x.gatewayIp]).toEqual([EGRESS_GATEWAY_NO_EGRESS_IP, ip('172.18.0.6')]);
+    expect(formatCiliumEgressList(onGw, '1.17').split('\n')[1]).toBe('10.0.0.31    0.0.0.0/0          0.0.0.0     172.18.0.6');
+  });
   it('the lab CENP replayed as 1.17: gateway = the node owning egressSourceIP', () => {
     const cp = compileEgressPolicyMap(topo, labPolicy(), '1.17', CP);
     const w2 = compileEgressPolicyMap(topo, labPolicy(), '1.17', W2);
