@@ -132,12 +132,13 @@ const SPELLING_HINTS: Record<string, string> = {
 
 function parsePolicyObject(ctx: DocContext, v: unknown): EgressPolicy {
   const o = ctx.obj(v, '');
-  ctx.keys(o, '', OBJECT_KEYS);
+  // The kind first: a ConfigMap in the file is reported as the wrong kind, not by its fields.
   const kind = ctx.str(o.kind, 'kind');
-  const apiVersion = ctx.str(o.apiVersion, 'apiVersion');
   if (kind !== 'CiliumEgressNATPolicy' && kind !== 'CiliumEgressGatewayPolicy') {
     throw ctx.error('kind', `expected CiliumEgressNATPolicy or CiliumEgressGatewayPolicy, got '${kind}'`);
   }
+  ctx.keys(o, '', OBJECT_KEYS);
+  const apiVersion = ctx.str(o.apiVersion, 'apiVersion');
   const wantApi = kind === 'CiliumEgressNATPolicy' ? CENP_API_VERSION : CEGP_API_VERSION;
   if (apiVersion !== wantApi) {
     throw ctx.error('apiVersion', `${kind} is served as ${wantApi}, got '${apiVersion}'`);

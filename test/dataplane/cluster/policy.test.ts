@@ -219,6 +219,7 @@ spec:
     ['CENP with CEGP field', cenp.replace('  egress:', '  selectors:'), 6, 'spec.selectors', /did you mean 'egress/],
     ['wrong apiVersion', cenp.replace('cilium.io/v2alpha1', 'cilium.io/v2'), 1, 'apiVersion', /served as cilium.io\/v2alpha1/],
     ['unknown kind', cenp.replace('CiliumEgressNATPolicy', 'CiliumNetworkPolicy'), 2, 'kind', /expected CiliumEgressNATPolicy or CiliumEgressGatewayPolicy/],
+    ['a ConfigMap among the policies: the kind, not its fields', `${cenp}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: v\n`, 15, 'kind', /expected CiliumEgressNATPolicy or CiliumEgressGatewayPolicy, got 'ConfigMap'/],
     ['missing name', cenp.replace('  name: egress-all\n', '  labels: {}\n'), 3, 'metadata.name', /non-empty string/],
     ['empty egress list', cenp.replace(/  egress:\n[\s\S]*?  destinationCIDRs/, '  egress: []\n  destinationCIDRs'), 6, 'spec.egress', /at least one rule/],
     ['numeric label value', cenp.replace('io.kubernetes.pod.namespace: default', 'version: 2'), 9, 'spec.egress[0].podSelector.matchLabels.version', /quote/],
