@@ -688,8 +688,14 @@ export class Dataplane {
       return;
     }
     const dst = env.ipcache(v.daddr);
-    // Kernel forwarding decrements the TTL (ip_forward).
-    if (!v.decTtl()) return this.drop(-134, node, 'eth0', NO_TAP);
+    // Kernel forwarding decrements the TTL (ip_forward). An expiry here is the kernel's drop
+    // (it answers ICMP time exceeded; Hubble sees nothing): counted as 134, like the BPF
+    // ipv4_dec_ttl, but named after the kernel, not the program that ran before it.
+    if (!v.decTtl()) {
+      this.program = 'kernel:ip_forward';
+      if (skb.jr) skb.jr.note('TTL exceeded in the kernel forward (ip_forward)');
+      return this.drop(-134, node, 'eth0', NO_TAP);
+    }
     if (dst.kind === IPC_ENDPOINT || dst.kind === IPC_POD_CIDR) {
       this.program = 'bpf_host:from-host';
       if (this.wantEvent) this.event(node, 'cilium_host', TRACE_FROM_HOST, 0, true);

@@ -241,6 +241,19 @@ describe('largeInsnLimit: false (a kernel without HAVE_LARGE_INSN_LIMIT)', () =>
   });
 });
 
+describe('a TTL that runs out in the kernel forward', () => {
+  it('is dropped (134) by kernel:ip_forward on the pod\'s node, not by the program before it', () => {
+    const events: FlowEvent[] = [];
+    const dp = new Dataplane({ topology: labTopology(), policies: [], profile: '1.10', seed: 1, observer: { event: (e) => events.push(e) } });
+    dp.inject(buildIpv4Frame({ saddr: POD_IP, daddr: ECHO, proto: 6, sport: 40000, dport: 80, tcpFlags: TCP_SYN, ttl: 1 }), 14, T0, 0, 0);
+    dp.finish();
+    const drops = events.filter((e) => e.flow.verdict === 'DROPPED');
+    expect(drops.map((e) => [e.flow.drop_reason, e.egresslab.program, e.node_name, e.flow.Summary])).toEqual([
+      [134, 'kernel:ip_forward', 'k8s-guide-worker', 'TTL exceeded in the kernel forward (ip_forward); DROP 134 Invalid packet'],
+    ]);
+  });
+});
+
 describe('recorded replies of un-NATed flows', () => {
   it('a reply to a flow that left un-NATed (nonMasqueradeCIDRs) is delivered to the pod, not ignored', async () => {
     const { topologyFromText } = await import('../../dataplane/cluster/topology.ts');
