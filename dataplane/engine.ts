@@ -62,6 +62,7 @@ import {
   traceReasonForCt,
 } from './lib/trace.ts';
 import { ipToString } from './packet/addr.ts';
+import { TCP_ACK, TCP_SYN } from './packet/tcp.ts';
 import {
   buildEnv,
   lenientMacBytes,
@@ -526,6 +527,21 @@ export class Dataplane {
     const env = this.env;
     const skb = this.skb;
     const v = skb.view;
+    // Not every packet from the world to a pod is a reply: a TCP SYN or an ICMP echo request
+    // opens an inbound connection. The underlay routes the pod CIDR to the pod's node, which
+    // delivers it through from-netdev and the stack; the pod's answer is then a CT reply
+    // (1.17 skips the egress gateway and masquerade for it; 1.10 tunnels it to the gateway).
+    const opens = (v.proto === 6 && (v.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) || (v.proto === 1 && v.icmpType === 8);
+    if (opens) {
+      const e = env.ipcache(v.daddr);
+      if (e.kind === IPC_ENDPOINT && e.node !== null) {
+        if (this.jr) {
+          this.beginPacket(false);
+          skb.jr?.note(`inbound connection to a pod: routed to ${e.node.name}`);
+        }
+        return this.fromWorld(srcMac);
+      }
+    }
     let sport: number;
     let dport: number;
     if (v.proto === 6 || v.proto === 17) {

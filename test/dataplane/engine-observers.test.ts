@@ -254,6 +254,31 @@ describe('a TTL that runs out in the kernel forward', () => {
   });
 });
 
+describe('inbound connections from the world to a pod', () => {
+  const CLIENT = parseIpv4('172.18.0.9');
+  const run = (profile: '1.10' | '1.17') => {
+    const events: FlowEvent[] = [];
+    const dp = new Dataplane({ topology: labTopology(), policies: labPolicy(), profile, seed: 1, observer: { event: (e) => events.push(e) } });
+    dp.inject(buildIpv4Frame({ saddr: CLIENT, daddr: POD_IP, proto: 6, sport: 5555, dport: 8080, tcpFlags: TCP_SYN, seq: 1 }), 14, T0, 0, 0);
+    dp.inject(buildIpv4Frame({ saddr: POD_IP, daddr: CLIENT, proto: 6, sport: 8080, dport: 5555, tcpFlags: TCP_SYN | 0x10, seq: 9 }), 14, T0, 1000, 1);
+    dp.inject(buildIpv4Frame({ saddr: CLIENT, daddr: POD_IP, proto: 1, icmpType: 8, sport: 77 }), 14, T0, 2000, 2);
+    dp.finish();
+    return { events, summary: dp.summary() };
+  };
+  it('the SYN (and an echo request) reach the pod; 1.17 sends the SYN-ACK straight out un-NATed, 1.10 tunnels it to the gateway, which SNATs it (cilium#16147)', () => {
+    const v117 = run('1.17');
+    const toPod = (r: ReturnType<typeof run>) => r.events.filter((e) => e.flow.trace_observation_point === 'TO_ENDPOINT' && e.flow.IP.destination === '10.0.1.209').map((e) => e.egresslab.input_index);
+    expect(toPod(v117)).toEqual([0, 2]);
+    expect(v117.summary.conservation.ignored).toBe(0);
+    const out117 = v117.events.filter((e) => e.egresslab.input_index === 1 && e.flow.trace_observation_point === 'TO_NETWORK');
+    expect(out117.map((e) => [e.node_name, e.flow.IP.source, e.flow.IP.source_xlated])).toEqual([['k8s-guide-worker', '10.0.1.209', undefined]]);
+    const v110 = run('1.10');
+    expect(toPod(v110)).toEqual([0, 2]);
+    const out110 = v110.events.filter((e) => e.egresslab.input_index === 1 && e.flow.trace_observation_point === 'TO_NETWORK');
+    expect(out110.map((e) => [e.node_name, e.flow.IP.source, e.flow.IP.source_xlated])).toEqual([['k8s-guide-control-plane', '10.0.1.209', '172.18.0.3']]);
+  });
+});
+
 describe('recorded replies of un-NATed flows', () => {
   it('a reply to a flow that left un-NATed (nonMasqueradeCIDRs) is delivered to the pod, not ignored', async () => {
     const { topologyFromText } = await import('../../dataplane/cluster/topology.ts');
