@@ -15,7 +15,21 @@ try {
   process.exit(0);
 }
 mkdirSync(new URL('dist/', root), { recursive: true });
+/** What every bundle shares. */
+const common = {
+  outdir: new URL('dist/', root).pathname,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // npm packages stay in node_modules: blessed reads its terminfo files relative to itself.
+  packages: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+};
 const built = await esbuild.build({
+  ...common,
   // The benchmark's jobs run from the same kind of bundle as the CLI, so they measure what a
   // user runs.
   // The live dashboard's thread is an entry of its own: a worker starts from a file.
@@ -24,21 +38,11 @@ const built = await esbuild.build({
     'bench-job': new URL('tools/bench-job.ts', root).pathname,
     'dash-worker': new URL('dashboards/thread-worker.ts', root).pathname,
   },
-  outdir: new URL('dist/', root).pathname,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
   // Code behind a dynamic import() goes to its own chunk, loaded only when that import runs:
   // without splitting, esbuild inlines it and hoists its packages (yaml, blessed) to the top,
   // so every command and benchmark job paid ~0.1 s to load them.
   splitting: true,
   metafile: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  // npm packages stay in node_modules: blessed reads its terminfo files relative to itself.
-  packages: 'external',
-  sourcemap: 'linked',
-  logLevel: 'warning',
 });
 // Chunk names carry a content hash: drop the ones this build no longer made.
 const made = new Set(Object.keys(built.metafile.outputs).map((f) => f.split('/').pop()));
@@ -47,16 +51,5 @@ for (const f of readdirSync(new URL('dist/', root))) {
 }
 // The capture jobs of the benchmark in one file of their own, without splitting: see
 // tools/bench-capture.ts. They import no npm package, so nothing is hoisted.
-await esbuild.build({
-  entryPoints: { 'bench-capture': new URL('tools/bench-capture.ts', root).pathname },
-  outdir: new URL('dist/', root).pathname,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  packages: 'external',
-  sourcemap: 'linked',
-  logLevel: 'warning',
-});
+await esbuild.build({ ...common, entryPoints: { 'bench-capture': new URL('tools/bench-capture.ts', root).pathname } });
 writeFileSync(new URL('dist/stamp.txt', root), sourceStamp() + '\n');

@@ -9,6 +9,12 @@ import { buildIpv4Frame } from '../../dataplane/packet/build.ts';
 import { TCP_SYN } from '../../dataplane/packet/tcp.ts';
 import { parseIpv4 } from '../../dataplane/packet/addr.ts';
 import type { FlowEvent } from '../../traces/events.ts';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSynth } from '../../tools/synth.ts';
+import { runReplay } from '../../tools/replay-core.ts';
+import { formatJourney } from '../../traces/journey.ts';
 
 const T0 = 1630324800;
 const POD_IP = parseIpv4('10.0.1.209');
@@ -170,19 +176,24 @@ describe('the linux allocators below port 1024', () => {
   });
 });
 
+/**
+ * Runs `body` on a small exhaustion capture in a temporary folder: four ports (40000-40003)
+ * for six connections, so the last two allocations try every candidate and fail.
+ */
+async function withSmallExhaustion(body: (cap: string, dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'egresslab-exhaustion-'));
+  try {
+    const cap = join(dir, 'ex.pcap');
+    runSynth({ scenario: 'exhaustion', out: cap, seed: 1, range: { min: 40000, max: 40003 }, extra: 2 });
+    await body(cap, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('SNAT_SIGNAL_THRES', () => {
   it('an allocation past the threshold reports SIGNAL_NAT_FILL_UP in summary.json, its event and explain', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { runSynth } = await import('../../tools/synth.ts');
-    const { runReplay } = await import('../../tools/replay-core.ts');
-    const { formatJourney } = await import('../../traces/journey.ts');
-    const dir = mkdtempSync(join(tmpdir(), 'egresslab-signal-'));
-    try {
-      // Four ports for six connections: the last two try 128 candidates (1.17) and fail.
-      const cap = join(dir, 'ex.pcap');
-      runSynth({ scenario: 'exhaustion', out: cap, seed: 1, range: { min: 40000, max: 40003 }, extra: 2 });
+    await withSmallExhaustion(async (cap) => {
       const events: FlowEvent[] = [];
       const res = await runReplay({
         input: cap,
@@ -203,23 +214,13 @@ describe('SNAT_SIGNAL_THRES', () => {
       expect(events.filter((e) => e.egresslab.snat && !e.egresslab.snat.signal).every((e) => e.egresslab.snat!.retries <= 64)).toBe(true);
       const text = formatJourney(signalled.slice(0, 1)).join('\n');
       expect(text).toContain('retries 128; none free; SIGNAL_NAT_FILL_UP (the agent runs CT GC and purges orphan NAT entries)');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('largeInsnLimit: false (a kernel without HAVE_LARGE_INSN_LIMIT)', () => {
   it('datapath 1.10 gives up after 32 retries instead of 128; 1.17 is unchanged', async () => {
-    const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { runSynth } = await import('../../tools/synth.ts');
-    const { runReplay } = await import('../../tools/replay-core.ts');
-    const dir = mkdtempSync(join(tmpdir(), 'egresslab-insn-'));
-    try {
-      const cap = join(dir, 'ex.pcap');
-      runSynth({ scenario: 'exhaustion', out: cap, seed: 1, range: { min: 40000, max: 40003 }, extra: 2 });
+    await withSmallExhaustion(async (cap, dir) => {
       const small = join(dir, 'small.yaml');
       writeFileSync(small, `${readFileSync(`${cap}.topology.yaml`, 'utf8')}\nlargeInsnLimit: false\n`);
       const failedRetries = async (topology: string, datapath: '1.10' | '1.17') => {
@@ -235,9 +236,7 @@ describe('largeInsnLimit: false (a kernel without HAVE_LARGE_INSN_LIMIT)', () =>
       expect(await failedRetries(`${cap}.topology.yaml`, '1.10')).toEqual([128, 128]);
       expect(await failedRetries(small, '1.10')).toEqual([32, 32]);
       expect(await failedRetries(small, '1.17')).toEqual([128, 128]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
