@@ -200,13 +200,18 @@ export type ChecksumStatus = 'good' | 'bad' | 'unverified' | 'none';
 
 /**
  * Like `l4ChecksumOk` but says why: 'unverified' for fragments, snap-length-cut segments,
- * malformed headers and protocols without a checksum we know; 'none' for a UDP checksum of 0.
+ * malformed headers and protocols without a checksum we know; 'none' for a UDP checksum of 0
+ * over IPv4 ('bad' over IPv6, where 0 is not allowed).
  */
 export function l4ChecksumStatus(buf: Uint8Array, l3Off: number): ChecksumStatus {
   const l = locateL4(buf, l3Off);
   const len = coveredLen(buf, l);
   if (len < 0) return 'unverified';
-  if (l.proto === IPPROTO_UDP && buf[l.l4Off + 6] === 0 && buf[l.l4Off + 7] === 0) return 'none';
+  if (l.proto === IPPROTO_UDP && buf[l.l4Off + 6] === 0 && buf[l.l4Off + 7] === 0) {
+    // "No checksum" exists over IPv4 only: over IPv6 a zero UDP checksum is illegal (RFC 8200
+    // §8.1; tshark's "Illegal"), and the receiver discards the datagram.
+    return buf[l3Off]! >> 4 === 6 ? 'bad' : 'none';
+  }
   return l4Sum(buf, l, len) === 0xffff ? 'good' : 'bad';
 }
 

@@ -164,6 +164,28 @@ describe('Ipv4View incremental rewrites', () => {
     expect(ipv4HeaderChecksumOk(z, L3)).toBe(true);
   });
 
+  it('should call a zero UDP checksum "none" over IPv4 but "bad" over IPv6, where RFC 8200 forbids it', () => {
+    // Ethernet + IPv6 (next header UDP, hop limit 64, ::1 -> ::2) + UDP 1 -> 2 carrying 4 bytes.
+    const f = new Uint8Array(14 + 40 + 12);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    f[14] = 0x60;
+    f[14 + 5] = 12; // payload length
+    f[14 + 6] = 17;
+    f[14 + 7] = 64;
+    f[14 + 8 + 15] = 1;
+    f[14 + 24 + 15] = 2;
+    const u = 14 + 40;
+    f[u + 1] = 1;
+    f[u + 3] = 2;
+    f[u + 5] = 12; // UDP length
+    f.set([1, 2, 3, 4], u + 8);
+    expect(l4ChecksumStatus(f, L3)).toBe('bad');
+    fillChecksums(f, L3);
+    expect(u16at(f, u + 6)).not.toBe(0);
+    expect(l4ChecksumStatus(f, L3)).toBe('good');
+  });
+
   it('should keep a pre-existing checksum error as it was (offload-partial captures)', () => {
     // Ones' complement distance between two checksum values.
     const dist = (a: number, b: number): number => ((~a & 0xffff) - (~b & 0xffff) + 0xffff) % 0xffff;
