@@ -15,6 +15,7 @@ import { CaptureError, EXIT_OK, EXIT_USAGE, UsageError } from '../traces/errors.
 import { openCapture } from '../traces/open.ts';
 import { decodeLinkType, linkTypeName, type L3Location } from '../traces/linktype.ts';
 import { inert } from '../traces/inert.ts';
+import { rfc3339Nano } from '../traces/events.ts';
 
 export interface InfoInterface {
   index: number;
@@ -81,13 +82,8 @@ export function resolutionText(base: number, exp: number): string {
   return `${base}^-${exp} s`;
 }
 
-/** RFC 3339, UTC, nine fraction digits; falls back to plain seconds outside Date's range. */
-export function rfc3339(sec: number, nsec: number): string {
-  const ms = sec * 1000;
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return `${sec}.${String(nsec).padStart(9, '0')}s`;
-  const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  return `${iso.slice(0, 19)}.${String(nsec).padStart(9, '0')}Z`;
-}
+/** RFC 3339, UTC, nine fraction digits (traces/events.ts). */
+export const rfc3339 = rfc3339Nano;
 
 const TUNNEL_VXLAN = 4789;
 const TUNNEL_VXLAN_LINUX = 8472;

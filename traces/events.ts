@@ -98,9 +98,14 @@ export function formatFlowEvent(ev: FlowEvent): string {
   return JSON.stringify(ev);
 }
 
-/** Formats a capture-clock instant as RFC 3339 UTC with nanoseconds. */
+/**
+ * Formats a capture-clock instant as RFC 3339 UTC with nanoseconds. Beyond year 9999
+ * (pcapng's 64-bit timestamps reach it) the year takes ISO 8601's expanded form
+ * (`+055840-11-08T22:13:20.000006000Z`); outside Date's range, plain seconds.
+ */
 export function rfc3339Nano(sec: number, nsec: number): string {
-  const d = new Date(sec * 1000);
-  const iso = d.toISOString(); // yyyy-mm-ddThh:mm:ss.mmmZ
-  return `${iso.slice(0, 19)}.${String(nsec).padStart(9, '0')}Z`;
+  const ms = sec * 1000;
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return `${sec}.${String(nsec).padStart(9, '0')}s`;
+  const iso = new Date(ms).toISOString(); // [±YY]YYYY-MM-DDTHH:MM:SS.mmmZ
+  return `${iso.slice(0, iso.length - 5)}.${String(nsec).padStart(9, '0')}Z`;
 }

@@ -13,7 +13,7 @@
  * ```
  * Checksum 0 means "not computed" (IPv4); a computed 0 is sent as 0xFFFF. The payload's
  * decoder comes from the port table in `ports.ts` (VXLAN 4789/8472, Geneve 6081).
- * Fields: `sport`, `dport`, `len`, `checksum`, `checksum_ok` (true for 0), `checksum_status`.
+ * Fields: `sport`, `dport`, `len`, `checksum`, `checksum_ok` (true for 0 over IPv4; 0 over IPv6 is illegal), `checksum_status`.
  */
 
 import { l4ChecksumStatus } from './checksum.ts';

@@ -60,6 +60,9 @@ describe('info summary', () => {
     expect(rfc3339(0, 1)).toBe('1970-01-01T00:00:00.000000001Z');
     expect(rfc3339(1_700_000_000, 123_456_789)).toBe('2023-11-14T22:13:20.123456789Z');
     expect(rfc3339(2 ** 60, 5)).toBe(`${2 ** 60}.000000005s`);
+    // Past year 9999 (pcapng's 64-bit clock): the expanded year, seconds still there.
+    expect(rfc3339(1_700_000_000_000, 6000)).toBe('+055840-11-08T22:13:20.000006000Z');
+    expect(rfc3339(-62_200_000_000, 0)).toMatch(/^-000\d{3}-\d\d-\d\dT\d\d:\d\d:\d\d\.000000000Z$/);
   });
 
   it('escapes control characters from the file in names and descriptions', () => {
