@@ -55,11 +55,13 @@ export interface InfoSummary {
   format: string;
   byteOrder: string;
   version: string;
+  /** pcapng only: each section's byte order and version, in file order. */
+  sections?: { byteOrder: string; version: string }[];
   interfaces: InfoInterface[];
   packets: number;
   capturedBytes: number;
   wireBytes: number;
-  /** RFC 3339 with nanoseconds, UTC; null when there are no packets. */
+  /** RFC 3339 with nanoseconds, UTC, of the first and last timed packets; null when none has a timestamp (no packets, or only simple packet blocks). */
   firstTime: string | null;
   lastTime: string | null;
   decode: DecodeBreakdown;
@@ -202,16 +204,20 @@ export function summarize(path: string): InfoSummary {
   let packets = 0;
   let capturedBytes = 0;
   let wireBytes = 0;
+  // Over timed records only: a simple packet block has no timestamp.
+  let timed = 0;
   let firstSec = 0, firstNsec = 0, lastSec = 0, lastNsec = 0;
   let error: InfoSummary['error'];
   try {
     for (let rec = reader.next(); rec !== null; rec = reader.next()) {
-      if (packets === 0) {
-        firstSec = rec.tsSec;
-        firstNsec = rec.tsNsec;
+      if (!rec.untimed) {
+        if (timed++ === 0) {
+          firstSec = rec.tsSec;
+          firstNsec = rec.tsNsec;
+        }
+        lastSec = rec.tsSec;
+        lastNsec = rec.tsNsec;
       }
-      lastSec = rec.tsSec;
-      lastNsec = rec.tsNsec;
       packets++;
       capturedBytes += rec.caplen;
       wireBytes += rec.origLen;
@@ -231,12 +237,13 @@ export function summarize(path: string): InfoSummary {
     format: info.format,
     byteOrder: info.byteOrder === 'le' ? 'little-endian' : 'big-endian',
     version: info.version,
+    ...(info.sections ? { sections: info.sections.map((x) => ({ byteOrder: x.byteOrder === 'le' ? 'little-endian' : 'big-endian', version: x.version })) } : {}),
     interfaces: interfacesOf(info),
     packets,
     capturedBytes,
     wireBytes,
-    firstTime: packets > 0 ? rfc3339(firstSec, firstNsec) : null,
-    lastTime: packets > 0 ? rfc3339(lastSec, lastNsec) : null,
+    firstTime: timed > 0 ? rfc3339(firstSec, firstNsec) : null,
+    lastTime: timed > 0 ? rfc3339(lastSec, lastNsec) : null,
     decode,
   };
   if (error) summary.error = error;
@@ -251,6 +258,10 @@ export function formatSummary(s: InfoSummary): string {
   };
   row('File:', s.file);
   row('Format:', `${s.format} ${s.version}, ${s.byteOrder}`);
+  // Several sections may differ in byte order and version: list them all.
+  if (s.sections && s.sections.length > 1) {
+    row('Sections:', `${s.sections.length}: ${s.sections.map((x, i) => `#${i} ${x.version} ${x.byteOrder}`).join(', ')}`);
+  }
   const res = [...new Set(s.interfaces.map((i) => i.resolution))];
   row('Resolution:', res.length > 0 ? res.join(', ') : '-');
   row('Interfaces:', s.interfaces.length);
@@ -270,8 +281,10 @@ export function formatSummary(s: InfoSummary): string {
   row('Packets:', s.packets);
   row('Captured bytes:', s.capturedBytes);
   row('Wire bytes:', s.wireBytes);
-  row('First packet:', s.firstTime ?? '-');
-  row('Last packet:', s.lastTime ?? '-');
+  // Packets but no time: every one was a simple packet block.
+  const untimed = s.packets > 0 ? '- (no timestamps: simple packet blocks)' : '-';
+  row('First packet:', s.firstTime ?? untimed);
+  row('Last packet:', s.lastTime ?? untimed);
   const d = s.decode;
   lines.push('Decode:');
   const sub = (k: string, v: number): void => {

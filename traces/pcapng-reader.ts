@@ -66,7 +66,7 @@ export class PcapngReader implements CaptureReader {
   constructor(path: string, src: ByteSource) {
     this.path = path;
     this.src = src;
-    this.info = { format: 'pcapng', byteOrder: 'le', version: '', interfaces: [] };
+    this.info = { format: 'pcapng', byteOrder: 'le', version: '', interfaces: [], sections: [] };
     // The first SHB fills info.byteOrder and version; errors in it are errors of the file.
     const offset = src.position;
     const len = this.blockHeader(offset);
@@ -219,6 +219,7 @@ export class PcapngReader implements CaptureReader {
     this.section++;
     this.sectionBase = this.info.interfaces.length;
     this.sectionIfCount = 0;
+    this.info.sections!.push({ byteOrder: this.le ? 'le' : 'be', version: `${major}.${minor}` });
     if (this.section === 0) {
       const info = this.info as { byteOrder: ByteOrder; version: string };
       info.byteOrder = this.le ? 'le' : 'be';
@@ -304,6 +305,7 @@ export class PcapngReader implements CaptureReader {
     rec.tsLow = low;
     rec.comments = undefined;
     rec.flags = undefined;
+    rec.untimed = type === BT_SPB;
     if (type !== BT_SPB) {
       const optStart = dataOff + ((caplen + 3) & ~3);
       const optEnd = o + len - 4;

@@ -21,6 +21,7 @@ export class ReaderRecord implements CaptureRecord, RecordWindow {
   tsNsec = 0;
   comments: string[] | undefined = undefined;
   flags: number | undefined = undefined;
+  untimed = false;
   buf: Uint8Array = EMPTY;
   dataOffset = 0;
   caplen = 0;

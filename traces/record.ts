@@ -47,6 +47,11 @@ export interface CaptureInfo {
   /** pcap: major.minor from the file header; pcapng: of the first section. */
   version: string;
   interfaces: CaptureInterface[];
+  /**
+   * pcapng: every section header block read so far, in file order (each has its own byte
+   * order and version; interfaces record theirs by `section`). Absent for pcap.
+   */
+  sections?: { byteOrder: ByteOrder; version: string }[];
 }
 
 /** One packet record. Reused by the reader: copy what you keep. */
@@ -77,6 +82,11 @@ export interface CaptureRecord {
   comments?: string[];
   /** pcapng epb_flags (direction in the low 2 bits), if present. */
   flags?: number;
+  /**
+   * True for a pcapng simple packet block, which stores no timestamp: tsSec/tsNsec are then
+   * only the interface's if_tsoffset (tshark shows no time for it).
+   */
+  untimed?: boolean;
 }
 
 /**

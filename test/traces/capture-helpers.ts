@@ -39,6 +39,8 @@ export interface RecSnap {
   tsNsec: number;
   comments?: string[];
   flags?: number;
+  /** Set (true) only for records without a timestamp (pcapng simple packet blocks). */
+  untimed?: boolean;
 }
 
 export interface ReadResult {
@@ -68,6 +70,7 @@ export function readAll(file: string, chunkSize?: number): ReadResult {
       };
       if (rec.comments) s.comments = [...rec.comments];
       if (rec.flags !== undefined) s.flags = rec.flags;
+      if (rec.untimed) s.untimed = true;
       records.push(s);
     }
   } catch (err) {

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCapture } from '../../traces/open.ts';
+import { formatSummary, summarize } from '../../tools/info.ts';
 import { CaptureError } from '../../traces/errors.ts';
 import {
   Bytes, block, copySameFormat, epb, i64opt, idb, ifaceKey, obsoletePb, readAll, shb, spb, tmpDir, u8opt,
@@ -113,6 +114,13 @@ describe('pcapng: sections and block kinds', () => {
     const r = readAll(f);
     expect(r.error).toBeNull();
     expect(r.info.byteOrder).toBe('le');
+    expect(r.info.sections).toEqual([
+      { byteOrder: 'le', version: '1.0' },
+      { byteOrder: 'be', version: '1.0' },
+      { byteOrder: 'le', version: '1.0' },
+    ]);
+    // `info` names every section, not only the first.
+    expect(formatSummary(summarize(f))).toContain('Sections:         3: #0 1.0 little-endian, #1 1.0 big-endian, #2 1.0 little-endian');
     expect(r.info.interfaces.map((i) => [i.section, i.id, i.linkType, i.snaplen, i.name])).toEqual([
       [0, 0, 1, 100, 'a'],
       [1, 0, 101, 200, 'b'],
@@ -142,11 +150,15 @@ describe('pcapng: sections and block kinds', () => {
       spb(true, 1000, pkt(64)), // snaplen 50 caps
     );
     const r = readAll(f);
-    expect(r.records.map((x) => [x.data.length, x.origLen, x.tsSec, x.tsNsec])).toEqual([
-      [40, 40, 0, 0],
-      [30, 30, 0, 0],
-      [50, 1000, 0, 0],
+    expect(r.records.map((x) => [x.data.length, x.origLen, x.tsSec, x.tsNsec, x.untimed])).toEqual([
+      [40, 40, 0, 0, true],
+      [30, 30, 0, 0, true],
+      [50, 1000, 0, 0, true],
     ]);
+    // No timestamp is not 1970: `info` says there is none.
+    const s = summarize(f);
+    expect([s.firstTime, s.lastTime]).toEqual([null, null]);
+    expect(formatSummary(s)).toContain('First packet:     - (no timestamps: simple packet blocks)');
     expect(r.records[2]!.data.equals(Buffer.from(pkt(64)).subarray(0, 50))).toBe(true);
   });
 
