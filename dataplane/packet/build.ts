@@ -196,11 +196,35 @@ export interface GeneveEncapOptions extends TunnelEncapOptions {
   options?: Uint8Array;
 }
 
-const OUTER_VXLAN = ETH_HLEN + IPV4_HLEN + UDP_HLEN + VXLAN_HLEN; // 50
+/** Outer headers in front of the tunnel header: Ethernet + IPv4 + UDP (42 bytes). */
+const OUTER_HDR = ETH_HLEN + IPV4_HLEN + UDP_HLEN;
 
-function writeOuter(out: Uint8Array, o: TunnelEncapOptions, dport: number, udpPayloadLen: number): void {
-  encodeEthernet(out, 0, o.dstMac, o.srcMac, ETHERTYPE_IPV4);
-  encodeIpv4(out, ETH_HLEN, {
+/** `inner` as a PacketBuffer: itself (prepended in place), or a copy with room in front. */
+function innerBuffer(inner: Uint8Array | PacketBuffer, room: number): PacketBuffer {
+  if (inner instanceof PacketBuffer) return inner;
+  const pb = new PacketBuffer(room + inner.length, room);
+  pb.append(inner);
+  return pb;
+}
+
+/** Prepends `len` bytes written by `encode`; if it throws (a bad VNI), `pb` is left as it was. */
+function prependChecked(pb: PacketBuffer, len: number, encode: (at: number) => void): void {
+  const at = pb.prepend(len);
+  try {
+    encode(at);
+  } catch (err) {
+    pb.start += len;
+    throw err;
+  }
+}
+
+/** Prepends Ethernet + IPv4 + UDP in front of a tunnel header already in `pb`. */
+function prependOuter(pb: PacketBuffer, o: TunnelEncapOptions, dport: number): void {
+  const udpPayloadLen = pb.end - pb.start;
+  const at = pb.prepend(OUTER_HDR);
+  const out = pb.buf;
+  encodeEthernet(out, at, o.dstMac, o.srcMac, ETHERTYPE_IPV4);
+  encodeIpv4(out, at + ETH_HLEN, {
     saddr: o.saddr,
     daddr: o.daddr,
     proto: IPPROTO_UDP,
@@ -209,38 +233,40 @@ function writeOuter(out: Uint8Array, o: TunnelEncapOptions, dport: number, udpPa
     id: o.id ?? 0,
     df: o.df ?? false,
   });
-  encodeUdp(out, ETH_HLEN + IPV4_HLEN, o.sport, dport, udpPayloadLen); // checksum stays 0
+  encodeUdp(out, at + ETH_HLEN + IPV4_HLEN, o.sport, dport, udpPayloadLen); // checksum stays 0
 }
 
 /**
- * Wraps the Ethernet frame `inner` in Ethernet + IPv4 + UDP + VXLAN (50 bytes). The inner
- * frame is copied once, unchanged; the outer IPv4 checksum is filled, the UDP checksum is 0.
- * Throws a RangeError if the VNI exceeds 24 bits or the result exceeds 65535 IP bytes.
+ * Wraps the Ethernet frame `inner` in Ethernet + IPv4 + UDP + VXLAN (50 bytes), prepended
+ * in front of it: given a PacketBuffer the frame is not copied at all (it must hold only
+ * the frame; it then holds the whole packet); given bytes, they are copied once into a new
+ * buffer. The outer IPv4 checksum is filled, the UDP checksum is 0. Throws a RangeError if
+ * the VNI exceeds 24 bits or the result exceeds 65535 IP bytes.
  */
-export function encapVxlan(inner: Uint8Array, o: TunnelEncapOptions): Uint8Array {
-  const ipLen = IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + inner.length;
+export function encapVxlan(inner: Uint8Array | PacketBuffer, o: TunnelEncapOptions): Uint8Array {
+  const innerLen = inner instanceof PacketBuffer ? inner.end - inner.start : inner.length;
+  const ipLen = IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + innerLen;
   if (ipLen > 0xffff) throw new RangeError(`VXLAN packet of ${ipLen} IP bytes exceeds 65535`);
-  const out = new Uint8Array(OUTER_VXLAN + inner.length);
-  encodeVxlan(out, ETH_HLEN + IPV4_HLEN + UDP_HLEN, o.vni);
-  writeOuter(out, o, o.dport ?? VXLAN_PORT_LINUX, VXLAN_HLEN + inner.length);
-  out.set(inner, OUTER_VXLAN);
-  return out;
+  const pb = innerBuffer(inner, OUTER_HDR + VXLAN_HLEN);
+  prependChecked(pb, VXLAN_HLEN, (at) => encodeVxlan(pb.buf, at, o.vni));
+  prependOuter(pb, o, o.dport ?? VXLAN_PORT_LINUX);
+  return pb.data();
 }
 
 /**
  * Wraps the Ethernet frame `inner` in Ethernet + IPv4 + UDP + Geneve (protocol 0x6558,
- * with `options`). Same outer rules as `encapVxlan`; default port 6081.
+ * with `options`). Same outer rules, and the same in-place prepending, as `encapVxlan`;
+ * default port 6081.
  */
-export function encapGeneve(inner: Uint8Array, o: GeneveEncapOptions): Uint8Array {
+export function encapGeneve(inner: Uint8Array | PacketBuffer, o: GeneveEncapOptions): Uint8Array {
   const glen = GENEVE_HLEN + (o.options?.length ?? 0);
-  const ipLen = IPV4_HLEN + UDP_HLEN + glen + inner.length;
+  const innerLen = inner instanceof PacketBuffer ? inner.end - inner.start : inner.length;
+  const ipLen = IPV4_HLEN + UDP_HLEN + glen + innerLen;
   if (ipLen > 0xffff) throw new RangeError(`Geneve packet of ${ipLen} IP bytes exceeds 65535`);
-  const hdr = ETH_HLEN + IPV4_HLEN + UDP_HLEN;
-  const out = new Uint8Array(hdr + glen + inner.length);
-  encodeGeneve(out, hdr, o.vni, o.options, ETHERTYPE_TEB);
-  writeOuter(out, o, o.dport ?? GENEVE_PORT, glen + inner.length);
-  out.set(inner, hdr + glen);
-  return out;
+  const pb = innerBuffer(inner, OUTER_HDR + glen);
+  prependChecked(pb, glen, (at) => encodeGeneve(pb.buf, at, o.vni, o.options, ETHERTYPE_TEB));
+  prependOuter(pb, o, o.dport ?? GENEVE_PORT);
+  return pb.data();
 }
 
 /** Result of `decapTunnel` (a reusable out-parameter). */

@@ -129,6 +129,27 @@ describe('builders', () => {
     expect(() => encapGeneve(new Uint8Array(14), { ...o, vni: 1, options: new Uint8Array(3) })).toThrow(RangeError);
   });
 
+  it('should prepend the outer headers in front of a PacketBuffer without copying the inner frame', () => {
+    const inner = buildIpv4Frame({ saddr: parseIpv4('10.0.0.31'), daddr: parseIpv4('172.18.0.10'), proto: 17, sport: 40000, dport: 53, payload: Uint8Array.of(1, 2, 3) });
+    const o = { srcMac: '02:42:ac:12:00:02', dstMac: '02:42:ac:12:00:03', saddr: parseIpv4('172.18.0.2'), daddr: parseIpv4('172.18.0.3'), sport: 51234, vni: 7 };
+    for (const [encap, hdr] of [[encapVxlan, 50], [encapGeneve, 50]] as const) {
+      const pb = new PacketBuffer(256, 128);
+      pb.append(inner);
+      const storage = pb.buf;
+      const innerAt = pb.start;
+      const out = encap(pb, o);
+      // Same bytes as from a plain array, in the same storage, the frame where it was.
+      expect(Buffer.from(out)).toEqual(Buffer.from(encap(inner, o)));
+      expect(out.buffer).toBe(storage.buffer);
+      expect(out.byteOffset).toBe(innerAt - hdr);
+      // A bad VNI leaves the buffer as it was.
+      const pb2 = new PacketBuffer(256, 128);
+      pb2.append(inner);
+      expect(() => encap(pb2, { ...o, vni: 1 << 24 })).toThrow(RangeError);
+      expect(Buffer.from(pb2.data())).toEqual(Buffer.from(inner));
+    }
+  });
+
   it('should not decapsulate what is not a tunnel', () => {
     const info: TunnelInfo = { innerOffset: -1, vni: -1, kind: 'vxlan' };
     const udp = buildIpv4Frame({ saddr: 1, daddr: 2, proto: 17, sport: 1000, dport: 53, payload: new Uint8Array(30) });
