@@ -87,7 +87,7 @@ const ratios: string[] = [];
  * `inner`: a time (seconds) both jobs report in their JSON `extra`; its paired ratio is
  * printed too (the dashboard's cost to the replay itself, without process start-up and exit).
  */
-function measure(name: string, a: string[], peer?: { tool?: string; name: string; argv: string[]; inner?: string }, packets = PACKETS, readsInput = true): Run {
+function measure(name: string, a: string[], peer?: { tool?: string; name: string; argv: string[]; inner?: string }, packets = PACKETS, readsInput = true, tool = 'egresslab'): Run {
   if (ONLY && !ONLY.has(name)) return { wall: NaN, rssMiB: NaN, stdout: '{}' };
   const aw: number[] = [];
   const bw: number[] = [];
@@ -120,7 +120,7 @@ function measure(name: string, a: string[], peer?: { tool?: string; name: string
   } catch {
     /* peers print nothing parseable */
   }
-  rows.push({ tool: 'egresslab', job: name, walls: aw, rss: ar, packets, readsInput, extra });
+  rows.push({ tool, job: name, walls: aw, rss: ar, packets, readsInput, extra });
   if (peer) {
     rows.push({ tool: peer.tool ?? peer.name.split(' ')[0]!, job: peer.name, walls: bw, rss: br, packets, readsInput });
     const pr = aw.map((w, i) => w / bw[i]!);
@@ -154,7 +154,7 @@ measure('read+decode to L4', [...NODE_CAPTURE_JOB, 'decode', input], editcap);
 // What every Node process pays before any of our code runs, and the part of it the
 // environment adds: Node 20 loads NODE_EXTRA_CA_CERTS at start-up (~40 ms on the project
 // machine), where editcap pays nothing. The decode job again without it tells the two apart.
-measure('node start-up (node -e 0)', [process.execPath, '-e', '0'], undefined, 0, false);
+measure('node start-up (node -e 0)', [process.execPath, '-e', '0'], undefined, 0, false, 'node');
 if (process.env['NODE_EXTRA_CA_CERTS']) {
   measure('read+decode to L4, NODE_EXTRA_CA_CERTS unset', ['env', '-u', 'NODE_EXTRA_CA_CERTS', ...NODE_CAPTURE_JOB, 'decode', input], editcap && { ...editcap, tool: 'editcap' });
 }
