@@ -76,7 +76,13 @@ export class PcapReader implements CaptureReader {
       tsresol: { base: 10, exp: this.nano ? 9 : 6 },
       tsoffset: 0,
     };
-    this.info = { format: 'pcap', byteOrder: this.le ? 'le' : 'be', version: `${major}.${minor}`, interfaces: [iface] };
+    this.info = {
+      format: 'pcap',
+      byteOrder: this.le ? 'le' : 'be',
+      version: `${major}.${minor}`,
+      interfaces: [iface],
+      pcapHeader: { thiszone: this.rd32(b, o + 8) | 0, sigfigs: this.rd32(b, o + 12) },
+    };
     src.skip(PCAP_FILE_HEADER_LEN);
     this.rec.linkType = this.linkType;
   }

@@ -215,6 +215,9 @@ export interface PcapWriterOptions {
   /** File header version (default 2.4); for faithful copies. */
   versionMajor?: number;
   versionMinor?: number;
+  /** File header `thiszone` and `sigfigs` (default 0, as libpcap writes); for faithful copies. */
+  thiszone?: number;
+  sigfigs?: number;
 }
 
 /** Raw-record options: nothing a classic pcap can carry, kept for symmetry with pcapng. */
@@ -295,8 +298,8 @@ export class PcapWriter implements CaptureWriter {
     s.u32(this.nano ? PCAP_MAGIC_NS : PCAP_MAGIC_US, this.le);
     s.u16(this.opts.versionMajor ?? 2, this.le);
     s.u16(this.opts.versionMinor ?? 4, this.le);
-    s.u32(0, this.le);
-    s.u32(0, this.le);
+    s.u32((this.opts.thiszone ?? 0) >>> 0, this.le);
+    s.u32((this.opts.sigfigs ?? 0) >>> 0, this.le);
     s.u32(snaplen >>> 0, this.le);
     s.u32(((linkType & 0xffff) | flags) >>> 0, this.le);
     this.headerWritten = true;

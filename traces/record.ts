@@ -52,6 +52,12 @@ export interface CaptureInfo {
    * order and version; interfaces record theirs by `section`). Absent for pcap.
    */
   sections?: { byteOrder: ByteOrder; version: string }[];
+  /**
+   * pcap: the file header's `thiszone` (GMT offset, i32) and `sigfigs` (timestamp accuracy),
+   * both 0 in practice and not applied to timestamps (libpcap ignores them too); kept so a
+   * copy can write the header back byte for byte. Absent for pcapng.
+   */
+  pcapHeader?: { thiszone: number; sigfigs: number };
 }
 
 /** One packet record. Reused by the reader: copy what you keep. */

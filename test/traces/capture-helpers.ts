@@ -116,6 +116,7 @@ export function copySameFormat(src: string, dst: string): CaptureError | null {
         snaplen: i.snaplen,
         versionMajor: major,
         versionMinor: minor,
+        ...r.info.pcapHeader,
       });
       let err: CaptureError | null = null;
       try {
