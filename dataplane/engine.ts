@@ -54,6 +54,8 @@ import {
   TRACE_FROM_OVERLAY,
   TRACE_REASON_CT_REPLY,
   TRACE_REASON_POLICY,
+  TRACE_REASON_UNKNOWN,
+  isFromPoint,
   TRACE_TO_LXC,
   TRACE_TO_NETWORK,
   TRACE_TO_OVERLAY,
@@ -917,7 +919,8 @@ export class Dataplane {
       point,
       drop,
       translated: !entry && skb.translated,
-      reason: skb.isReply ? TRACE_REASON_CT_REPLY : skb.ctState ? traceReasonForCt(skb.ctState) : TRACE_REASON_POLICY,
+      // The FROM_* points trace before any CT lookup (Cilium passes TRACE_REASON_UNKNOWN).
+      reason: isFromPoint(point) ? TRACE_REASON_UNKNOWN : skb.isReply ? TRACE_REASON_CT_REPLY : skb.ctState ? traceReasonForCt(skb.ctState) : TRACE_REASON_POLICY,
       saddr: v.saddr,
       daddr: v.daddr,
       origSaddr: !entry && skb.translated && skb.origSaddr !== 0 ? skb.origSaddr : undefined,

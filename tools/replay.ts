@@ -31,7 +31,8 @@ outputs:
                       per node/device)                    (default pcapng)
   --events FILE       flow events, one JSON object per line (Hubble field names)
   --dump-maps         write maps/<node>.txt: egress map, NAT and CT tables in Cilium's formats
-  --journey           record map lookups and SNAT candidates in the events (slower)
+  --journey           record each SNAT allocation's candidate ports in the events (slower;
+                      functions and map lookups are in the events without it)
 
 pacing:
   --speed X           pace by capture time, X times real time (0.5 = half speed)

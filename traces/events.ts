@@ -61,7 +61,8 @@ export interface FlowEvent {
     node_name: string;
     event_type: { type: number; sub_type?: number };
     trace_observation_point?: ObservationPoint;
-    is_reply: boolean;
+    /** Absent when unknown, as Hubble leaves it: FROM_* trace points (no CT lookup yet) and drops. */
+    is_reply?: boolean;
     interface?: { name: string };
     Summary?: string;
   };

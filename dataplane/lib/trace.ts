@@ -53,6 +53,11 @@ const POINT_NAMES: readonly ObservationPoint[] = [
   'TO_NETWORK',
 ];
 
+/** The ingress trace points (FROM_LXC, FROM_PROXY, FROM_HOST, FROM_STACK, FROM_OVERLAY, FROM_NETWORK). */
+export function isFromPoint(point: number): boolean {
+  return point >= TRACE_FROM_LXC && point <= TRACE_FROM_NETWORK;
+}
+
 /** Hubble's name of a trace point. */
 export function observationPointName(point: number): ObservationPoint {
   return POINT_NAMES[point] ?? 'TO_STACK';
@@ -228,7 +233,9 @@ export function buildFlowEvent(e: EventInput): FlowEvent {
     node_name: e.node,
     event_type: d ? { type: CILIUM_NOTIFY_DROP, sub_type: d.code } : { type: CILIUM_NOTIFY_TRACE, sub_type: e.point },
     ...(d ? {} : { trace_observation_point: observationPointName(e.point) }),
-    is_reply: e.reason === TRACE_REASON_CT_REPLY,
+    // Hubble sets is_reply only when the trace's reason is known: the FROM_* trace points
+    // run before any CT lookup and send TRACE_REASON_UNKNOWN, and drops carry no reason.
+    ...(d || e.reason === TRACE_REASON_UNKNOWN ? {} : { is_reply: e.reason === TRACE_REASON_CT_REPLY }),
     interface: { name: e.device },
     ...(e.summary !== undefined ? { Summary: e.summary } : {}),
   };

@@ -278,6 +278,27 @@ describe('inbound connections from the world to a pod', () => {
   });
 });
 
+describe('is_reply, as Hubble sets it', () => {
+  it('is absent at the FROM_* points (traced before any CT lookup) and true at the reply\'s TO_* points', () => {
+    const events: FlowEvent[] = [];
+    const dp = new Dataplane({ topology: labTopology(), policies: labPolicy(), profile: '1.10', seed: 1, observer: { event: (e) => events.push(e) } });
+    dp.inject(syn(0), 14, T0, 0, 0);
+    dp.finish();
+    // The echo server's SYN-ACK on its way back to the pod.
+    const synAck = events.filter((e) => e.flow.IP.source === '172.18.0.7' && e.flow.l4 && 'TCP' in e.flow.l4 && e.flow.l4.TCP.flags?.SYN);
+    const byPoint = synAck.map((e) => [e.flow.trace_observation_point, e.flow.is_reply]);
+    expect(byPoint.length).toBeGreaterThan(2);
+    for (const [point, reply] of byPoint) {
+      if (String(point).startsWith('FROM_')) expect(reply, String(point)).toBeUndefined();
+      else expect(reply, String(point)).toBe(true);
+    }
+    expect(byPoint).toContainEqual(['TO_ENDPOINT', true]);
+    expect(byPoint).toContainEqual(['FROM_NETWORK', undefined]);
+    // The pod's own SYN leaves its lxc with no reason yet either.
+    expect(events.find((e) => e.egresslab.input_index === 0 && e.flow.trace_observation_point === 'FROM_ENDPOINT')!.flow.is_reply).toBeUndefined();
+  });
+});
+
 describe('recorded replies of un-NATed flows', () => {
   it('a reply to a flow that left un-NATed (nonMasqueradeCIDRs) is delivered to the pod, not ignored', async () => {
     const { topologyFromText } = await import('../../dataplane/cluster/topology.ts');
