@@ -65,8 +65,13 @@ export interface DashboardControls {
   step(): void;
   faster(): void;
   slower(): void;
-  /** Called after the dashboard has closed itself on `q` / Ctrl-C. */
+  /** Called after the dashboard has closed itself on `q`. */
   quit(): void;
+  /**
+   * Called after the dashboard has closed itself on Ctrl-C, which raw mode delivers as a key,
+   * not a signal: the command ends as SIGINT would (exit 130). Default: quit().
+   */
+  interrupt?(): void;
   /**
    * Journey of one flow for the enter key: lines as `egresslab explain` prints them. A
    * dashboard on its own thread (thread.ts) gets them from the replay's thread, so later.
@@ -326,13 +331,19 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
     o.controls.quit();
   }
 
+  function interrupt(): void {
+    stop();
+    if (o.controls.interrupt) o.controls.interrupt();
+    else o.controls.quit();
+  }
+
   function onKey(ch: string | undefined, key: KeyInfo | undefined): void {
     if (stopped) return;
     const name = key?.name ?? '';
     // blessed reports a CR twice, as 'enter' then 'return': act on 'enter' only.
     if (name === 'return') return;
     const full = key?.full ?? name;
-    if (full === 'C-c') return quit();
+    if (full === 'C-c') return interrupt();
     if (typing !== undefined) {
       if (name === 'enter' || name === 'linefeed') {
         ct.filter = typing;

@@ -100,6 +100,7 @@ function handle(m: ToDashboard): void {
           faster: () => post({ t: 'ctl', op: 'faster' }),
           slower: () => post({ t: 'ctl', op: 'slower' }),
           quit: () => post({ t: 'ctl', op: 'quit' }),
+          interrupt: () => post({ t: 'ctl', op: 'interrupt' }),
           journey: (flowId) =>
             new Promise<string[]>((resolve) => {
               journeys.set(flowId, resolve);

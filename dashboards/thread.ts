@@ -38,7 +38,7 @@ export type ToDashboard =
 
 /** Messages from the dashboard's thread. */
 export type FromDashboard =
-  | { t: 'ctl'; op: 'pause' | 'resume' | 'step' | 'faster' | 'slower' | 'quit' }
+  | { t: 'ctl'; op: 'pause' | 'resume' | 'step' | 'faster' | 'slower' | 'quit' | 'interrupt' }
   | { t: 'journey'; flowId: string }
   | { t: 'text'; text: string }
   | { t: 'error'; message: string; stack: string };
@@ -130,7 +130,10 @@ export function startDashboardThread(o: ThreadDashboardOptions): ThreadDashboard
   worker.on('error', failed);
 
   worker.on('message', (m: FromDashboard) => {
-    if (m.t === 'ctl') o.controls[m.op]();
+    if (m.t === 'ctl') {
+      if (m.op === 'interrupt') (o.controls.interrupt ?? o.controls.quit)();
+      else o.controls[m.op]();
+    }
     else if (m.t === 'text') texts.shift()?.(m.text);
     else if (m.t === 'error') failed(Object.assign(new Error(`the dashboard failed: ${m.message}`), { stack: m.stack }));
     else if (m.t === 'journey') {

@@ -123,6 +123,11 @@ const dash: Subcommand = {
             }
             resolve(bad > 0 ? 2 : 0);
           },
+          // Ctrl-C (a key in raw mode) ends the command as SIGINT would: 128 + 2.
+          interrupt: () => {
+            player.stop();
+            resolve(130);
+          },
           journey: (flowId) => acc.journey(flowId),
           speed: () => player.speedLabel(),
         },

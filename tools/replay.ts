@@ -120,6 +120,10 @@ const replay: Subcommand = {
             quit: () => {
               ctl.quit = true;
             },
+            // Ctrl-C in raw mode is a key: raise the signal, so it ends as a SIGINT does.
+            interrupt: () => {
+              process.kill(process.pid, 'SIGINT');
+            },
             journey: (flowId) => formatJourney(byFlow.get(flowId) ?? [], { flowId }),
             speed: () => speedLabel(ctl.speed),
           },
@@ -160,6 +164,8 @@ const replay: Subcommand = {
         speed,
         dumpMaps: values['dump-maps'],
         recordJourney: values.journey || values.dash,
+        // The screen is the dashboard's: a progress line on stderr would draw over it.
+        progress: !values.dash,
         control,
         onStart,
         onEvent,

@@ -86,4 +86,15 @@ describe.skipIf(!haveTmux)('egresslab dash in tmux', () => {
     expect(screen).toContain('1 line is not flow events and was skipped (the first at line 4)');
     expect(screen).toContain('dash exited rc=2');
   });
+
+  it('Ctrl-C (a key in raw mode) ends it as SIGINT would: exit 130', async () => {
+    tmux('new-session', '-d', '-s', 'dash2', '-x', '160', '-y', '48', `sh '${join(dir, 'run.sh')}'`);
+    const capture = () => tmux('capture-pane', '-p', '-t', 'dash2');
+    const end = Date.now() + 20_000;
+    while (Date.now() < end && !capture().includes('RUNNING')) await sleep(100);
+    tmux('send-keys', '-t', 'dash2', 'C-c');
+    const end2 = Date.now() + 10_000;
+    while (Date.now() < end2 && !capture().includes('dash exited rc=')) await sleep(100);
+    expect(capture()).toContain('dash exited rc=130');
+  });
 });

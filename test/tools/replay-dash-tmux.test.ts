@@ -77,4 +77,34 @@ describe.skipIf(!haveTmux)('egresslab replay --dash in tmux', () => {
     const summary = JSON.parse(readFileSync(join(dir, 'out', 'summary.json'), 'utf8')) as { conservation: { input: number } };
     expect(summary.conservation.input).toBe(15);
   });
+
+  it('keeps stderr\'s progress line off the screen, and Ctrl-C ends the command as SIGINT does (130)', async () => {
+    const cap = join(dir, 'lab.pcap');
+    const out2 = join(dir, 'out2');
+    writeFileSync(
+      join(dir, 'run2.sh'),
+      `cd '${ROOT}' && LANG=C.UTF-8 node tools/bin.mjs replay '${cap}' --policy examples/policies/egress-all.yaml --dash --speed 4 --out '${out2}'; echo "rc=$?" > '${join(dir, 'rc2')}'; sleep 60\n`,
+    );
+    tmux('new-session', '-d', '-s', 'live2', '-x', '160', '-y', '48', `sh '${join(dir, 'run2.sh')}'`);
+    const capture = () => tmux('capture-pane', '-p', '-t', 'live2');
+    const end0 = Date.now() + 20_000;
+    let screen = '';
+    while (Date.now() < end0 && !screen.includes('FINISHED')) {
+      await sleep(100);
+      screen = capture();
+    }
+    expect(screen).toContain('FINISHED');
+    await sleep(300);
+    // Row 1 is the header's top border. stderr is the same terminal: the replay's progress
+    // line, and the erase that ends it, used to land there.
+    const top = capture().split('\n')[0]!;
+    expect(top).toMatch(/^┌─/);
+    expect(top).not.toMatch(/packets|pkt\/s/);
+    // Raw mode turns Ctrl-C into a key; the dashboard raises SIGINT for it.
+    tmux('send-keys', '-t', 'live2', 'C-c');
+    const end = Date.now() + 10_000;
+    while (!existsSync(join(dir, 'rc2')) && Date.now() < end) await sleep(100);
+    expect(readFileSync(join(dir, 'rc2'), 'utf8').trim()).toBe('rc=130');
+    expect(existsSync(join(out2, 'summary.json'))).toBe(true);
+  });
 });
