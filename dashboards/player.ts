@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import type { FlowEvent } from '../traces/events.ts';
 import type { StatsSnapshot } from '../traces/stats.ts';
 import type { EventAccumulator } from './accumulate.ts';
-import { clampSpeed, fasterSpeed, slowerSpeed, speedLabel } from './speed.ts';
+import { fasterSpeed, slowerSpeed, speedLabel } from './speed.ts';
 
 export interface PlayerOptions {
   /** Events file (JSON lines). */
@@ -65,7 +65,8 @@ export class EventPlayer {
     this.o = o;
     this.now = o.now ?? (() => performance.now());
     this.size = statSync(o.file).size;
-    this.speedX = clampSpeed(o.speed ?? 1);
+    // As given, as the live replay keeps --speed: the +/- steps never go the wrong way.
+    this.speedX = o.speed ?? 1;
     this.top = o.topSpeed ?? false;
     this.paused = o.paused ?? false;
   }

@@ -16,14 +16,21 @@ export function speedLabel(x: number | undefined): string {
   return x >= 1 ? `${+x.toFixed(2)}x` : `${+x.toPrecision(3)}x`;
 }
 
-/** `+`: twice as fast, up to MAX_SPEED; top speed stays top speed. */
+/**
+ * `+`: twice as fast, up to MAX_SPEED; top speed stays top speed. A speed already past the
+ * cap (given with `--speed`) stays: `+` never slows down.
+ */
 export function fasterSpeed(x: number | undefined): number | undefined {
-  return x === undefined ? undefined : Math.min(MAX_SPEED, x * 2);
+  return x === undefined || x >= MAX_SPEED ? x : Math.min(MAX_SPEED, x * 2);
 }
 
-/** `-`: half as fast, down to MIN_SPEED; from top speed, paced at `paced` (1x unless given). */
+/**
+ * `-`: half as fast, down to MIN_SPEED; from top speed, paced at `paced` (1x unless given).
+ * A speed already under the floor stays: `-` never speeds up.
+ */
 export function slowerSpeed(x: number | undefined, paced = 1): number {
-  return x === undefined ? clampSpeed(paced) : Math.max(MIN_SPEED, x / 2);
+  if (x === undefined) return clampSpeed(paced);
+  return x <= MIN_SPEED ? x : Math.max(MIN_SPEED, x / 2);
 }
 
 export function clampSpeed(x: number): number {

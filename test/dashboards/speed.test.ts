@@ -29,6 +29,11 @@ describe('speed steps and label', () => {
     expect(slowerSpeed(undefined, 0.25)).toBe(0.25);
     expect(slowerSpeed(1)).toBe(0.5);
     expect(slowerSpeed(MIN_SPEED)).toBe(MIN_SPEED);
+    // --speed may start outside the steps' range: a step never goes the wrong way.
+    expect(slowerSpeed(0.001)).toBe(0.001);
+    expect(fasterSpeed(5000)).toBe(5000);
+    expect(fasterSpeed(0.001)).toBe(0.002);
+    expect(slowerSpeed(5000)).toBe(2500);
   });
 
   it('the offline player steps and labels the same way', () => {
