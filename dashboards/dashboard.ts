@@ -399,11 +399,18 @@ export function startDashboard(o: DashboardOptions): DashboardHandle {
         overlayKind = 'journey';
         overlayScroll = 0;
         if (id === undefined) {
-          overlayLines = [
-            'No events were recorded for this flow, so there is no journey to show.',
-            'At top speed only sampled packets have events: pause (space) and step (n) through',
-            'the flow, or replay with --speed, and its packets will have them.',
-          ];
+          // Once the replay is over there is nothing left to step through.
+          overlayLines = o.getSnapshot().finished
+            ? [
+                'No events were recorded for this flow, so there is no journey to show.',
+                'At top speed only sampled packets have events: replay with --speed (or pause',
+                'with space and step with n while it runs), and its packets will have them.',
+              ]
+            : [
+                'No events were recorded for this flow, so there is no journey to show.',
+                'At top speed only sampled packets have events: pause (space) and step (n) through',
+                'the flow, or replay with --speed, and its packets will have them.',
+              ];
         } else {
           const failed = (err: unknown): string[] => [`journey of ${id} failed: ${err instanceof Error ? err.message : String(err)}`];
           try {

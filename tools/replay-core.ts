@@ -182,22 +182,29 @@ class Pacer {
   }
 }
 
+/** Input packets whose events (with detail) a top-speed live replay always builds. */
+const FIRST_SAMPLED = 64;
+
 /**
  * The live dashboard's event sampling: at top speed, building every hop's event would cost
  * more than the replay itself, so one packet's events are taken every 100 ms of wall time
  * (the panes' counters come from the dataplane and stay exact), without their journey
  * detail (see SAMPLE_EVENT). Two or three packets per redraw at top speed (every 250 ms) keep
  * the events pane moving; every 20 ms cost the replay about 3% more, because the code that
- * builds events runs too rarely to be optimised. Paced, paused or stepping: every packet,
- * with the detail.
+ * builds events runs too rarely to be optimised. The first FIRST_SAMPLED packets always
+ * have their events, with the detail. Paced, paused or stepping: every packet, with the
+ * detail.
  */
 export function liveEventSample(control: ReplayControl, everyMs = 100): (inputIndex: number) => EventSampling {
   let last = -Infinity;
   let n = 0;
   return () => {
     if (control.speed !== undefined || control.paused) return SAMPLE_DETAIL;
+    // The first packets with their detail: a short capture (the lab's 15 packets) ends
+    // before the first 100 ms, and would show no event and no journey at all.
+    if (++n <= FIRST_SAMPLED) return SAMPLE_DETAIL;
     // The clock is read every 64th packet only: reading it per packet shows in profiles.
-    if ((++n & 63) !== 0) return SAMPLE_NONE;
+    if ((n & 63) !== 0) return SAMPLE_NONE;
     const now = performance.now();
     if (now - last < everyMs) return SAMPLE_NONE;
     last = now;
