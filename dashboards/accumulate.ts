@@ -340,7 +340,9 @@ export class EventAccumulator {
 
   private state(st: FlowState): ConntrackRow['state'] {
     if (st.proto !== 'TCP') return 'ANY';
-    if (st.txClosing && st.rxClosing) return 'CLOSING';
+    // As the live rows (and Cilium's ct_entry_closing): a FIN or RST either way is closing;
+    // the close timeout needs both (timeout() above).
+    if (st.txClosing || st.rxClosing) return 'CLOSING';
     return st.seenNonSyn ? 'ESTABLISHED' : 'SYN';
   }
 

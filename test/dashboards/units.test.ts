@@ -8,7 +8,7 @@ import { computeLayout, DASHBOARD_GRID, validateGrid } from '../../dashboards/la
 import { portStrip, renderPorts, retriesHistogram } from '../../dashboards/ports.ts';
 import { renderHeader } from '../../dashboards/header.ts';
 import { cell, escapeTags, sanitize } from '../../dashboards/sanitize.ts';
-import { labAfterPolicy, labEvents } from './fixtures.ts';
+import { ECHO, labAfterPolicy, labEvents, packetEvents, PODS } from './fixtures.ts';
 
 describe('sanitize', () => {
   it('shows C0, DEL, C1 and bidi controls as visible escapes', () => {
@@ -84,6 +84,20 @@ describe('accumulate', () => {
     for (const e of evs.filter((e) => e.egresslab.flow_id === 'flow-0' && e.egresslab.input_index > 0)) acc.add(e);
     expect(acc.snapshot().conntrack[0]).toMatchObject({ state: 'ESTABLISHED', lifetimeLeft: 8000 });
     expect(acc.profile()).toBe('1.17'); // the option wins over the 1.10 map name in the events
+  });
+  it('a FIN one way makes the row CLOSING, as the live rows say; the close timeout needs both ways', () => {
+    const acc = new EventAccumulator({ input: 'x', profile: '1.17', gcIntervalSec: 300 });
+    const evs = labEvents({ start: 1000 });
+    for (const e of evs.filter((e) => e.egresslab.flow_id === 'flow-0')) acc.add(e);
+    const fin = packetEvents({
+      flowId: 'flow-0', index: 99, sec: 1010, src: PODS[0]!.ip, dst: ECHO, sport: PODS[0]!.sport, dport: 80, flags: ['FIN', 'ACK'], reply: false,
+      hops: [{ node: PODS[0]!.node, point: 'FROM_ENDPOINT', program: 'bpf_lxc:from-container', device: 'lxc' }],
+    });
+    for (const e of fin) acc.add(e);
+    const row = acc.snapshot().conntrack.find((r) => r.flowId === 'flow-0')!;
+    expect(row.state).toBe('CLOSING');
+    // Half closed: still the established lifetime, not CT_CLOSE_TIMEOUT.
+    expect(row.lifetimeLeft).toBe(8000);
   });
   it('counts lines that are not FlowEvents and keeps going', () => {
     const acc = new EventAccumulator({ input: 'x' });
