@@ -178,6 +178,8 @@ export type DeviceKind = 'lxc' | 'eth0' | 'cilium_vxlan' | 'cilium_geneve' | 'ci
 /** Ignore reasons the engine itself uses. */
 export const IGNORE_IPV6 = 'IPv6 not modelled (egress gateway is IPv4-only)';
 export const IGNORE_REPLY_WITHOUT_MAPPING = 'reply without mapping';
+/** Unknown source addresses counted each under its own reason; the rest are counted together. */
+export const UNKNOWN_SOURCES_NAMED = 16;
 
 interface Pending {
   sec: number;
@@ -222,6 +224,8 @@ export class Dataplane {
   /** Per drop code, the last flow's numbers (formatted lazily). */
   private readonly dropLast = new Map<number, Float64Array>();
   private readonly ignored = new Map<string, number>();
+  /** Distinct unknown source addresses with a reason of their own (see ignoreUnknownSource). */
+  private unknownSourcesNamed = 0;
   private readonly eventRing = new Float64Array(EVENT_RING * 8);
   private eventRingPos = 0;
   private eventRingLen = 0;
@@ -386,7 +390,7 @@ export class Dataplane {
       this.recordedReply(src.nhMac);
       return;
     }
-    this.ignoreOne(`source not in topology: ${ipToString(saddr)}`);
+    this.ignoreUnknownSource(saddr);
   }
 
   /** The node owning `addr` on the underlay, or undefined. */
@@ -405,6 +409,20 @@ export class Dataplane {
   ignore(reason: string): void {
     this.cons.input++;
     this.ignoreOne(reason);
+  }
+
+  /**
+   * An input from an address the topology does not know, counted by address for the first
+   * UNKNOWN_SOURCES_NAMED of them and together after that: a capture of many strangers
+   * (a scan, a busy uplink) must not grow the reasons, the summary and stderr per address.
+   */
+  private ignoreUnknownSource(saddr: number): void {
+    const named = `source not in topology: ${ipToString(saddr)}`;
+    if (this.ignored.has(named) || this.unknownSourcesNamed < UNKNOWN_SOURCES_NAMED) {
+      if (!this.ignored.has(named)) this.unknownSourcesNamed++;
+      return this.ignoreOne(named);
+    }
+    this.ignoreOne('source not in topology: other addresses');
   }
 
   private ignoreOne(reason: string): void {

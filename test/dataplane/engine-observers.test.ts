@@ -299,6 +299,26 @@ describe('is_reply, as Hubble sets it', () => {
   });
 });
 
+describe('inputs from unknown sources', () => {
+  it('are counted by address for the first 16 addresses, then together, so the reasons stay bounded', () => {
+    const dp = new Dataplane({ topology: labTopology(), policies: [], profile: '1.10', seed: 1 });
+    // 1000 strangers (100.64.x.y) to the echo server, each twice.
+    for (let k = 0; k < 2; k++) {
+      for (let i = 0; i < 1000; i++) {
+        dp.inject(buildIpv4Frame({ saddr: parseIpv4(`100.64.${i >> 8}.${i & 255}`), daddr: ECHO, proto: 17, sport: 1000, dport: 53 }), 14, T0, i, i);
+      }
+    }
+    dp.finish();
+    const s = dp.summary();
+    expect(s.conservation.ignored).toBe(2000);
+    const keys = Object.keys(s.ignoredByReason);
+    expect(keys).toHaveLength(17);
+    expect(s.ignoredByReason['source not in topology: 100.64.0.0']).toBe(2);
+    expect(s.ignoredByReason['source not in topology: 100.64.0.15']).toBe(2);
+    expect(s.ignoredByReason['source not in topology: other addresses']).toBe(2000 - 16 * 2);
+  });
+});
+
 describe('recorded replies of un-NATed flows', () => {
   it('a reply to a flow that left un-NATed (nonMasqueradeCIDRs) is delivered to the pod, not ignored', async () => {
     const { topologyFromText } = await import('../../dataplane/cluster/topology.ts');
