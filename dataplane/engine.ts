@@ -212,6 +212,8 @@ export class Dataplane {
   /** External hosts by address (index into hostList). */
   private readonly hosts: AddrIndex;
   private readonly hostList: ExternalHost[] = [];
+  /** Hosts still answering by themselves (none: the per-packet silence check is skipped). */
+  private answeringHosts = 0;
   private readonly decap: DecapResult = { innerOff: 0, vni: 0, outerSaddr: 0 };
   private readonly nodeByName = new Map<string, NodeState>();
   /** Address → the node that owns it on the underlay (node IPs, egress IPs), as an index into env.nodes. */
@@ -303,6 +305,7 @@ export class Dataplane {
       const x = new ExternalHost(h);
       this.hosts.set(x.ip, this.hostList.length, true);
       this.hostList.push(x);
+      if (x.answering) this.answeringHosts++;
     }
     this.skb.jr = this.jr;
     this.skb.jd = this.wantEvent || o.recordJourney ? this.jr : null;
@@ -345,6 +348,10 @@ export class Dataplane {
       // Notes exist for hop comments and events: an unsampled packet without captures needs none.
       this.skb.jr = this.wantEvent || this.wantHop ? this.jr : null;
     }
+    // A packet from an answering external host means the capture holds its real answers:
+    // silence it before the queue flush, so an answer the model queued for an earlier
+    // request (the pod's SYN) is not sent as well.
+    if (this.answeringHosts > 0) this.silenceIfFromHost(data, start + l3Offset, end);
     this.flushQueue(tsSec, tsNsec);
     this.advanceClock(tsSec, tsNsec);
     this.inputIndex = inputIndex;
@@ -382,7 +389,6 @@ export class Dataplane {
     const dst = env.ipcache(daddr);
     const host = src.kind === IPC_EXTERNAL ? this.hostAt(saddr) : undefined;
     if (host || dst.kind === IPC_ENDPOINT) {
-      if (host && host.answering) this.silence(host);
       // The frame comes from the host itself (its own MAC) or through the router.
       if (inPlace) skb.borrow(data, l3, totalLen, env.routerMac, src.nhMac);
       else skb.loadIp(recordBytes(data, start, end), l3Offset, totalLen, env.routerMac, src.nhMac);
@@ -498,8 +504,16 @@ export class Dataplane {
   }
 
   /** The capture holds this host's own packets: stop answering for it. */
+  private silenceIfFromHost(data: Uint8Array, l3: number, end: number): void {
+    if (l3 < 0 || l3 + 20 > end || data[l3]! >> 4 !== 4) return;
+    const saddr = ((data[l3 + 12]! << 24) | (data[l3 + 13]! << 16) | (data[l3 + 14]! << 8) | data[l3 + 15]!) >>> 0;
+    const h = this.hostAt(saddr);
+    if (h && h.answering) this.silence(h);
+  }
+
   private silence(h: ExternalHost): void {
     h.answering = false;
+    this.answeringHosts--;
     const before = this.queue.length;
     this.queue = this.queue.filter((p) => p.host !== h);
     const removed = before - this.queue.length;
@@ -775,7 +789,8 @@ export class Dataplane {
     }
     this.cons.sent++;
     const h = this.hostAt(v.daddr);
-    if (h && h.answering) h.receive(v, from.spec.mac, skb.tsSec, skb.tsNsec, this.sink);
+    // A silenced host (its answers are in the capture) still records what it saw.
+    if (h) h.receive(v, from.spec.mac, skb.tsSec, skb.tsNsec, this.sink);
   }
 
   private netdevIn(node: NodeState): void {

@@ -76,7 +76,15 @@ export interface SeenRecord {
   server: string;
   client: string;
   pod: string;
+  /** The body the model answered; '' when the capture holds the server's own answers. */
   answered: string;
+}
+
+/** Whether `b[at..]` starts like an HTTP request line: 3 to 7 upper-case letters, a space. */
+function isMethodStart(b: Uint8Array, at: number): boolean {
+  let i = 0;
+  while (i < 8 && b[at + i]! >= 0x41 && b[at + i]! <= 0x5a) i++;
+  return i >= 3 && i <= 7 && b[at + i] === 0x20;
 }
 
 /** What the engine gives a host to answer with. */
@@ -93,6 +101,8 @@ export class ExternalHost {
   /** Cleared once the capture holds the host's own packets (the real answers). */
   answering: boolean;
   private readonly conns = new Map<number, Conn>();
+  /** Connections whose request a silenced host has recorded (see observe). */
+  private readonly observed = new Set<number>();
   readonly seen: SeenRecord[] = [];
   /** Packets this host generated. */
   generated = 0;
@@ -101,6 +111,34 @@ export class ExternalHost {
     this.spec = spec;
     this.ip = spec.ip >>> 0;
     this.answering = spec.behaviour === 'echo';
+  }
+
+  /**
+   * A host whose answers are in the capture still sees the requests: what its HTTP server
+   * saw (the client address after SNAT) is recorded once per connection, unanswered.
+   */
+  private observe(v: Ipv4View, sink: AnswerSink): void {
+    if (v.proto !== 6 || !this.listens(v.dport)) return;
+    const b = v.buf;
+    const l4 = v.l4Off;
+    const doff = (b[l4 + 12]! >> 4) * 4;
+    const at = l4 + doff;
+    const end = v.l3Off + v.totalLen;
+    // Only a request's first segment: it starts with a method (GET, HEAD, POST, PUT...), an
+    // upper-case token then a space; anything else is passed over without a scan.
+    if (end - at < 16 || !isMethodStart(b, at)) return;
+    if (!Buffer.from(b.buffer, b.byteOffset + at, end - at).includes('\r\n\r\n')) return;
+    const key = v.saddr * 65536 + v.sport;
+    if (this.observed.has(key)) return;
+    this.observed.add(key);
+    if (this.observed.size > MAX_CONNS) this.observed.delete(this.observed.values().next().value!);
+    const seen = ipToString(v.saddr);
+    this.seen.push({
+      server: `${this.spec.ipText}:${v.dport}`,
+      client: `${seen}:${v.sport}`,
+      pod: sink.podFor(6, this.ip, v.dport, v.saddr, v.sport),
+      answered: '',
+    });
   }
 
   private listens(port: number): boolean {
@@ -112,7 +150,8 @@ export class ExternalHost {
    * frame; `dstMac` is the MAC the answers go to (the node that sent it).
    */
   receive(v: Ipv4View, dstMac: string, tsSec: number, tsNsec: number, sink: AnswerSink): void {
-    if (!this.answering || v.daddr !== this.ip || v.l4Off < 0) return;
+    if (v.daddr !== this.ip || v.l4Off < 0) return;
+    if (!this.answering) return this.observe(v, sink);
     let nsec = tsNsec + SERVER_DELAY_NS;
     let sec = tsSec;
     if (nsec >= 1_000_000_000) {
