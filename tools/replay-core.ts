@@ -244,7 +244,8 @@ export function loadScenario(o: Pick<ReplayOptions, 'topology' | 'policies' | 'p
   const idle = policiesSelectingNothing(topology, policies);
   if (idle.length > 0) {
     const p = policies.find((x) => x.name === idle[0])!;
-    throw new ConfigError(p.file, p.line, 'spec', `policy '${p.name}' selects no endpoint of topology ${topology.file}`);
+    const at = p.selectorsAt ?? { field: 'spec', line: p.line };
+    throw new ConfigError(p.file, at.line, at.field, `policy '${p.name}' selects no endpoint of topology ${topology.file}`);
   }
   const profile = o.datapath ?? (policies.length > 0 ? profileForPolicies(policies) : '1.10');
   return { topology, policies, profile };

@@ -43,6 +43,8 @@ export interface EgressPolicy {
   file: string;
   /** Line of the object's first field in `file`. */
   line: number;
+  /** Where its pod selectors are (`spec.egress` / `spec.selectors`) and their line: errors about what it selects point there. */
+  selectorsAt?: { field: string; line: number };
   selectors: Selector[];
   destinationCidrs: Cidr[];
   excludedCidrs: Cidr[];
@@ -163,7 +165,8 @@ function parsePolicyObject(ctx: DocContext, v: unknown): EgressPolicy {
     const selectors = rules(ctx, spec.egress, 'spec.egress', false);
     if (spec.egressSourceIP === undefined) throw ctx.error('spec.egressSourceIP', 'missing (required)');
     const egressSourceIp = ip(ctx, spec.egressSourceIP, 'spec.egressSourceIP');
-    return { name, kind, file, line, selectors, destinationCidrs, excludedCidrs: [], egressSourceIp };
+    const selectorsAt = { field: 'spec.egress', line: ctx.lineOf('spec.egress') };
+    return { name, kind, file, line, selectorsAt, selectors, destinationCidrs, excludedCidrs: [], egressSourceIp };
   }
 
   ctx.keys(spec, 'spec', CEGP_SPEC_KEYS, {
@@ -188,7 +191,8 @@ function parsePolicyObject(ctx: DocContext, v: unknown): EgressPolicy {
   }
   if (gw.egressIP != null) gateway.egressIp = ip(ctx, gw.egressIP, 'spec.egressGateway.egressIP');
   if (gw.interface != null) gateway.interface = ctx.str(gw.interface, 'spec.egressGateway.interface');
-  return { name, kind, file, line, selectors, destinationCidrs, excludedCidrs, gateway };
+  const selectorsAt = { field: 'spec.selectors', line: ctx.lineOf('spec.selectors') };
+  return { name, kind, file, line, selectorsAt, selectors, destinationCidrs, excludedCidrs, gateway };
 }
 
 function rules(ctx: DocContext, v: unknown, field: string, withNode: boolean): Selector[] {
