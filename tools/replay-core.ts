@@ -30,6 +30,7 @@ import {
 import { formatBpftoolDump } from '../dataplane/lib/egress-gateway.ts';
 import { Dataplane, SAMPLE_DETAIL, SAMPLE_EVENT, SAMPLE_NONE, type EventSampling, type Hop } from '../dataplane/engine.ts';
 import { checkOutputFile, clearPreviousOutputs, makeOutputDir } from './output-dir.ts';
+import { inertLines } from '../traces/inert.ts';
 
 export interface ReplayOptions {
   /** Capture path, or '-' for stdin. */
@@ -248,6 +249,16 @@ export function loadScenario(o: Pick<ReplayOptions, 'topology' | 'policies' | 'p
     throw new ConfigError(p.file, at.line, at.field, `policy '${p.name}' selects no endpoint of topology ${topology.file}`);
   }
   const profile = o.datapath ?? (policies.length > 0 ? profileForPolicies(policies) : '1.10');
+  // A cross-version replay keeps going, but a field the profile cannot express is said.
+  if (profile === '1.10') {
+    for (const p of policies) {
+      if (p.excludedCidrs.length > 0) {
+        process.stderr.write(
+          `egresslab: warning: ${inertLines(p.file)}:${p.line}: policy '${p.name}': excludedCIDRs have no effect with datapath 1.10 (Cilium 1.10 has no excluded CIDRs)\n`,
+        );
+      }
+    }
+  }
   return { topology, policies, profile };
 }
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labTopology } from '../../dataplane/cluster/topology.ts';
 import { dissect, type Layer } from '../../dataplane/packet/dissect.ts';
 import {
+  CEGP_EXCLUDED,
   EGRESS_ALL,
   HAVE_TSHARK,
   cli,
@@ -384,5 +385,16 @@ describe('replay exit status', () => {
     const r = cli(['replay', LAB]);
     expect(r.code).toBe(0);
     expect(listFiles(dir)).toEqual(before);
+  });
+});
+
+describe('a policy field the datapath cannot express', () => {
+  it('excludedCIDRs under --datapath 1.10 replay with a warning naming the file and policy; under 1.17 without one', () => {
+    const r110 = cli(['replay', LAB, '--policy', CEGP_EXCLUDED, '--datapath', '1.10']);
+    expect(r110.code).toBe(0);
+    expect(r110.stderr).toMatch(new RegExp(`egresslab: warning: ${CEGP_EXCLUDED.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+: policy '[a-z-]+': excludedCIDRs have no effect with datapath 1\\.10`));
+    const r117 = cli(['replay', LAB, '--policy', CEGP_EXCLUDED, '--datapath', '1.17']);
+    expect(r117.code).toBe(0);
+    expect(r117.stderr).not.toContain('warning');
   });
 });
