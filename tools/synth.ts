@@ -144,6 +144,16 @@ function parseRange(text: string | undefined): { min: number; max: number } | un
   return { min, max };
 }
 
+/** The scenario-specific options and the scenarios that take them. */
+const SCENARIO_OPTIONS: Record<string, readonly Scenario[]> = {
+  pods: ['collisions'],
+  port: ['collisions'],
+  extra: ['exhaustion'],
+  range: ['exhaustion'],
+  packets: ['mix'],
+  flows: ['mix'],
+};
+
 const synth: Subcommand = {
   summary: 'write a synthetic client-side capture (lab, collisions, exhaustion, mix)',
   usage: USAGE,
@@ -166,6 +176,12 @@ const synth: Subcommand = {
     }
     const scenario = positionals[0] as Scenario;
     if (!values.out) throw new UsageError('--out FILE is required');
+    // An option the scenario does not use is a mistake (`synth lab --packets 5` wrote 15).
+    for (const [flag, used] of Object.entries(SCENARIO_OPTIONS)) {
+      if (values[flag as keyof typeof values] !== undefined && !used.includes(scenario)) {
+        throw new UsageError(`--${flag} does not apply to scenario '${scenario}' (it is an option of ${used.join(', ')})`);
+      }
+    }
     const res = runSynth({
       scenario,
       out: values.out,

@@ -122,6 +122,8 @@ describe('bad flags: exit 2, the flag named, usage shown, nothing written', () =
       [['replay', LAB, '--dump-maps'], /--dump-maps needs --out DIR/],
       [['replay', LAB, '--format', 'pcap'], /--format sets the captures written with --out DIR/],
       [['synth', 'bogus', '--out', path.join(dir, 'x.pcap')], /unknown scenario 'bogus' \(scenarios: lab, collisions, exhaustion, mix\)/],
+      [['synth', 'lab', '--packets', '5', '--out', path.join(dir, 'x.pcap')], /--packets does not apply to scenario 'lab' \(it is an option of mix\)/],
+      [['synth', 'mix', '--pods', '5', '--out', path.join(dir, 'x.pcap')], /--pods does not apply to scenario 'mix' \(it is an option of collisions\)/],
       [['maps', '--format', 'bogus'], /--format must be one of bpftool, cilium, got 'bogus'/],
       [['maps', '--node', 'nosuch'], /--node nosuch: no such node in <built-in: k8s-guide lab> \(nodes: k8s-guide-control-plane, k8s-guide-worker, k8s-guide-worker2\)/],
       [['explain', LAB], /give exactly one of --packet N and --flow SPEC/],
