@@ -351,7 +351,7 @@ export class Dataplane {
     // A packet from an answering external host means the capture holds its real answers:
     // silence it before the queue flush, so an answer the model queued for an earlier
     // request (the pod's SYN) is not sent as well.
-    if (this.answeringHosts > 0) this.silenceIfFromHost(data, start + l3Offset, end);
+    if (this.answeringHosts > 0 && l3Offset >= 0) this.silenceIfFromHost(data, start + l3Offset, end);
     this.flushQueue(tsSec, tsNsec);
     this.advanceClock(tsSec, tsNsec);
     this.inputIndex = inputIndex;
@@ -505,7 +505,7 @@ export class Dataplane {
 
   /** The capture holds this host's own packets: stop answering for it. */
   private silenceIfFromHost(data: Uint8Array, l3: number, end: number): void {
-    if (l3 < 0 || l3 + 20 > end || data[l3]! >> 4 !== 4) return;
+    if (l3 + 20 > end || data[l3]! >> 4 !== 4) return;
     const saddr = ((data[l3 + 12]! << 24) | (data[l3 + 13]! << 16) | (data[l3 + 14]! << 8) | data[l3 + 15]!) >>> 0;
     const h = this.hostAt(saddr);
     if (h && h.answering) this.silence(h);
