@@ -87,6 +87,8 @@ interface FlowState {
   nat: string;
   natIp: string;
   natPort: number;
+  /** Node whose NAT table holds the mapping (the gateway, or the pod's node when masquerading). */
+  natNode: string;
   remote: string;
   /** Egress IP the policy lookup named, to attribute a failed allocation (167). */
   policyEgressIp: string;
@@ -296,6 +298,7 @@ export class EventAccumulator {
         nat: '',
         natIp: '',
         natPort: 0,
+        natNode: '',
         remote: '',
         policyEgressIp: '',
         policyKey: '',
@@ -354,7 +357,10 @@ export class EventAccumulator {
 
   private removeFlow(id: string, st: FlowState): void {
     this.flows.delete(id);
-    if (st.nat) {
+    // CT GC deletes a flow's NAT pair on the node that holds both. A 1.10 gateway has no CT
+    // entry for the flows it SNATs for other nodes, so its mapping (and port) outlives the
+    // pod node's CT entry, as live: the port stays taken.
+    if (st.nat && !(this.profile() === '1.10' && st.natNode !== st.node)) {
       const k = `${st.natIp} ${st.remote} ${st.natPort}`;
       if (this.natOwner.get(k) === id) this.natOwner.delete(k);
     }
@@ -444,6 +450,7 @@ export class EventAccumulator {
     flow.nat = nat;
     flow.natIp = xl;
     flow.natPort = port ?? 0;
+    flow.natNode = ev.node_name ?? f.node_name;
     flow.remote = remote;
     const r = this.remoteState(xl, remote);
     r.allocations++;
@@ -548,12 +555,15 @@ export class EventAccumulator {
         nat: st.nat,
         flowId: st.id,
       });
-      if (st.nat) {
-        const k = `${st.natIp} ${st.remote}`;
-        let ports = inUse.get(k);
-        if (!ports) inUse.set(k, (ports = []));
-        ports.push(st.natPort);
-      }
+    }
+    // Ports in use are the NAT mappings held, not the live flows: a 1.10 gateway's outlive
+    // the pod node's CT entries (removeFlow).
+    for (const k of this.natOwner.keys()) {
+      const sp = k.lastIndexOf(' ');
+      const key = k.slice(0, sp);
+      let ports = inUse.get(key);
+      if (!ports) inUse.set(key, (ports = []));
+      ports.push(Number(k.slice(sp + 1)));
     }
     const rangeSize = this.o.natPortMax - this.o.natPortMin + 1;
     const byIp = new Map<string, EgressIpUsage>();

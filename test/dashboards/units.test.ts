@@ -99,6 +99,24 @@ describe('accumulate', () => {
     // Half closed: still the established lifetime, not CT_CLOSE_TIMEOUT.
     expect(row.lifetimeLeft).toBe(8000);
   });
+  it('1.10: after CT GC on the pod nodes the gateway\'s mappings stay, so their ports stay in use (as live); 1.17 frees them', () => {
+    const inUse = (profile: '1.10' | '1.17') => {
+      const acc = new EventAccumulator({ input: 'x', profile, gcIntervalSec: 300 });
+      // A day between pods: every earlier flow's CT entry has expired and been collected.
+      for (const e of labEvents({ start: 1000, spacing: 30_000 })) acc.add(e);
+      const s = acc.snapshot();
+      return { rows: s.conntrack.length, inUse: s.egressIps[0]!.remotes[0]!.inUse, strip: s.portStrips[0]!.ports };
+    };
+    const v110 = inUse('1.10');
+    expect(v110.rows).toBe(1);
+    // The control-plane pod's mapping was on its own node (collected with its CT entry); the
+    // worker pods' are on the gateway: the last pod's, and the one before it still held.
+    expect(v110.inUse).toBe(2);
+    expect(v110.strip).toEqual([41000, 42000]);
+    const v117 = inUse('1.17');
+    expect(v117.rows).toBe(1);
+    expect(v117.inUse).toBe(1);
+  });
   it('counts lines that are not FlowEvents and keeps going', () => {
     const acc = new EventAccumulator({ input: 'x' });
     expect(acc.addLine('not json')).toBe(false);
