@@ -9,8 +9,20 @@ import { UsageError } from '../traces/errors.ts';
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 export function parseFlags<O extends Options>(argv: string[], options: O, allowPositionals = true) {
+  // `--speed -1`: parseArgs takes -1 for an option and answers "ambiguous"; joined as
+  // `--speed=-1`, the value reaches the flag's own check, whose message says what it takes.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    const next = argv[i + 1];
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

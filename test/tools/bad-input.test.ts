@@ -127,6 +127,9 @@ describe('bad flags: exit 2, the flag named, usage shown, nothing written', () =
       [['maps', '--format', 'bogus'], /--format must be one of bpftool, cilium, got 'bogus'/],
       [['maps', '--node', 'nosuch'], /--node nosuch: no such node in <built-in: k8s-guide lab> \(nodes: k8s-guide-control-plane, k8s-guide-worker, k8s-guide-worker2\)/],
       [['explain', LAB], /give exactly one of --packet N and --flow SPEC/],
+      // A negative number reaches the flag's own check (parseArgs alone said "ambiguous").
+      [['replay', LAB, '--speed', '-1'], /--speed takes a positive number, got '-1'/],
+      [['explain', LAB, '--packet', '-1'], /--packet takes a whole number, got '-1'/],
     ]);
   });
 });
