@@ -91,10 +91,14 @@ export class EventPlayer {
           }
           continue;
         }
-        const pid = (ev as { egresslab?: { packet_id?: unknown } })?.egresslab?.packet_id;
+        const x = (ev as { egresslab?: { packet_id?: unknown; input_index?: unknown } })?.egresslab;
+        const pid = x?.packet_id;
         if (typeof pid === 'string' && pid !== this.lastPacket) {
           this.lastPacket = pid;
-          await this.gate(tsOf(ev as FlowEvent));
+          // Paused, `n` steps one input packet with the answers the hosts generated after it
+          // (input_index -1), as the live replay does: those do not wait for a step of their own.
+          const generated = typeof x?.input_index === 'number' && x.input_index < 0;
+          if (!(generated && this.paused)) await this.gate(tsOf(ev as FlowEvent));
           if (this.stopped) break;
           this.packets++;
         }
