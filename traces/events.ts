@@ -31,6 +31,8 @@ export interface MapLookup {
   key: string;
   /** Human form of the result, or `miss`. */
   result: string;
+  /** How many of the hop's `functions` had been walked when the lookup was made (its place in the walk). */
+  at?: number;
 }
 
 export interface FlowEvent {

@@ -95,8 +95,17 @@ export function formatJourney(events: readonly FlowEvent[], opts: JourneyOptions
     hop++;
     const point = ev.flow.trace_observation_point ?? (ev.flow.verdict === 'DROPPED' ? 'DROP' : '');
     lines.push(`  ${String(hop).padStart(2)}. ${ev.node_name}  ${x.device}  ${x.program}  ${point}`);
-    for (const f of x.functions ?? []) lines.push(`        ${f}`);
-    for (const l of x.lookups ?? []) lines.push(`        lookup ${l.map} [${l.key}] -> ${l.result}`);
+    // Each lookup under the function that made it (its `at`), so the walk reads in order;
+    // lookups without a place (older event files) come after the functions.
+    const fns = x.functions ?? [];
+    const lookups = x.lookups ?? [];
+    const lookupLine = (l: (typeof lookups)[number]) => `        lookup ${l.map} [${l.key}] -> ${l.result}`;
+    for (const l of lookups) if (l.at === 0) lines.push(lookupLine(l));
+    fns.forEach((f, i) => {
+      lines.push(`        ${f}`);
+      for (const l of lookups) if (l.at === i + 1) lines.push(lookupLine(l));
+    });
+    for (const l of lookups) if (l.at === undefined || l.at > fns.length) lines.push(lookupLine(l));
     // Every hop of a matched packet carries the policy: say it where it first applies.
     if (x.policy && x.policy !== lastPolicy) lines.push(`        policy ${x.policy}`);
     lastPolicy = x.policy;

@@ -96,7 +96,7 @@ export class Journey {
     this.functions.push(name);
   }
   lookup(map: string, key: string, result: string): void {
-    this.lookups.push({ map, key, result });
+    this.lookups.push({ map, key, result, at: this.functions.length });
   }
   rewrite(text: string): void {
     this.rewrites.push(text);

@@ -51,8 +51,12 @@ describe('egresslab explain', () => {
     expect(t.split('\n')[0]).toBe(`input packet 5  2021-08-30T12:00:01.000000000Z  10.0.1.209:${sport} -> 172.18.0.7:80 TCP [SYN]`);
     inOrder(t, [
       'k8s-guide-worker  lxc', 'bpf_lxc:from-container',
-      'handle_ipv4_from_lxc', 'lookup_ip4_egress_endpoint', 'encap_and_redirect_lxc',
+      // Each lookup right under the function that made it.
+      'handle_ipv4_from_lxc', 'ct_lookup4', 'ct_create4', 'lookup cilium_ct4_global',
+      'lookup_ip4_remote_endpoint', 'lookup cilium_ipcache [172.18.0.7]',
+      'lookup_ip4_egress_endpoint',
       'lookup cilium_egress_v4 [10.0.1.209 -> 172.18.0.7] -> 172.18.0.0/16 egress 172.18.0.3 tunnel 172.18.0.3',
+      'encap_and_redirect_lxc',
       'k8s-guide-control-plane  cilium_vxlan  bpf_overlay:from-overlay',
       'k8s-guide-control-plane  eth0  bpf_host:to-netdev',
       'snat_v4_new_mapping',

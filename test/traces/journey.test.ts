@@ -48,4 +48,29 @@ describe('formatJourney', () => {
     });
     expect(formatJourney(events).find((l) => l.includes('verdict'))).toBe(`        verdict FORWARDED  now ${CLIENT_IP}:${CLIENT_PORT} -> ${ECHO}:80 TCP [ACK]`);
   });
+
+  it('prints each lookup under the function that made it; a lookup without a place (an older event file) after the functions', () => {
+    const [ev] = packetEvents({
+      flowId: 'flow-3', index: 0, sec: 1_630_324_800, src: CLIENT_IP, dst: ECHO, sport: CLIENT_PORT, dport: 80, flags: ['SYN'], reply: false,
+      hops: [{
+        node: GATEWAY_NODE, point: 'TO_OVERLAY', program: 'bpf_lxc:from-container', device: 'cilium_vxlan',
+        functions: ['handle_ipv4_from_lxc', 'ct_lookup4', 'lookup_ip4_egress_endpoint', 'encap_and_redirect_lxc'],
+        lookups: [
+          { map: 'cilium_egress_v4', key: `${CLIENT_IP} -> ${ECHO}`, result: 'hit', at: 3 },
+          { map: 'cilium_ct4_global', key: 'tuple', result: 'NEW', at: 2 },
+          { map: 'cilium_ipcache', key: ECHO, result: 'identity 2' },
+        ],
+      }],
+    });
+    const body = formatJourney([ev!]).slice(2, -1).map((l) => l.trim());
+    expect(body).toEqual([
+      'handle_ipv4_from_lxc',
+      'ct_lookup4',
+      'lookup cilium_ct4_global [tuple] -> NEW',
+      'lookup_ip4_egress_endpoint',
+      `lookup cilium_egress_v4 [${CLIENT_IP} -> ${ECHO}] -> hit`,
+      'encap_and_redirect_lxc',
+      `lookup cilium_ipcache [${ECHO}] -> identity 2`,
+    ]);
+  });
 });
