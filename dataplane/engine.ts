@@ -424,8 +424,9 @@ export class Dataplane {
    */
   private ignoreUnknownSource(saddr: number): void {
     const named = `source not in topology: ${ipToString(saddr)}`;
-    if (this.ignored.has(named) || this.unknownSourcesNamed < UNKNOWN_SOURCES_NAMED) {
-      if (!this.ignored.has(named)) this.unknownSourcesNamed++;
+    const known = this.ignored.has(named);
+    if (known || this.unknownSourcesNamed < UNKNOWN_SOURCES_NAMED) {
+      if (!known) this.unknownSourcesNamed++;
       return this.ignoreOne(named);
     }
     this.ignoreOne('source not in topology: other addresses');
@@ -503,7 +504,7 @@ export class Dataplane {
     }
   }
 
-  /** The capture holds this host's own packets: stop answering for it. */
+  /** silence(), when the record's IPv4 source is an answering host. */
   private silenceIfFromHost(data: Uint8Array, l3: number, end: number): void {
     if (l3 + 20 > end || data[l3]! >> 4 !== 4) return;
     const saddr = ((data[l3 + 12]! << 24) | (data[l3 + 13]! << 16) | (data[l3 + 14]! << 8) | data[l3 + 15]!) >>> 0;
@@ -511,6 +512,7 @@ export class Dataplane {
     if (h && h.answering) this.silence(h);
   }
 
+  /** The capture holds this host's own packets: stop answering for it. */
   private silence(h: ExternalHost): void {
     h.answering = false;
     this.answeringHosts--;

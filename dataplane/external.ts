@@ -132,12 +132,16 @@ export class ExternalHost {
     if (this.observed.has(key)) return;
     this.observed.add(key);
     if (this.observed.size > MAX_CONNS) this.observed.delete(this.observed.values().next().value!);
-    const seen = ipToString(v.saddr);
+    this.recordSeen(v, sink, '');
+  }
+
+  /** What the server saw of a request (its client, after SNAT) and what it answered. */
+  private recordSeen(v: Ipv4View, sink: AnswerSink, answered: string): void {
     this.seen.push({
       server: `${this.spec.ipText}:${v.dport}`,
-      client: `${seen}:${v.sport}`,
+      client: `${ipToString(v.saddr)}:${v.sport}`,
       pod: sink.podFor(6, this.ip, v.dport, v.saddr, v.sport),
-      answered: '',
+      answered,
     });
   }
 
@@ -212,12 +216,7 @@ export class ExternalHost {
         send(buildIpv4Frame({ ...tcp, tcpFlags: TCP_FIN | TCP_PSH | TCP_ACK, seq: c.next, ack, payload: body }));
         c.next = (c.next + body.length + 1) >>> 0;
         c.finSent = true;
-        this.seen.push({
-          server: `${this.spec.ipText}:${v.dport}`,
-          client: `${seen}:${v.sport}`,
-          pod: sink.podFor(6, this.ip, v.dport, v.saddr, v.sport),
-          answered: `${seen}\n`,
-        });
+        this.recordSeen(v, sink, `${seen}\n`);
       }
     }
     if (flags & TCP_FIN) {

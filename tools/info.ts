@@ -84,8 +84,6 @@ export function resolutionText(base: number, exp: number): string {
   return `${base}^-${exp} s`;
 }
 
-/** RFC 3339, UTC, nine fraction digits (traces/events.ts). */
-export const rfc3339 = rfc3339Nano;
 
 const TUNNEL_VXLAN = 4789;
 const TUNNEL_VXLAN_LINUX = 8472;
@@ -242,8 +240,8 @@ export function summarize(path: string): InfoSummary {
     packets,
     capturedBytes,
     wireBytes,
-    firstTime: timed > 0 ? rfc3339(firstSec, firstNsec) : null,
-    lastTime: timed > 0 ? rfc3339(lastSec, lastNsec) : null,
+    firstTime: timed > 0 ? rfc3339Nano(firstSec, firstNsec) : null,
+    lastTime: timed > 0 ? rfc3339Nano(lastSec, lastNsec) : null,
     decode,
   };
   if (error) summary.error = error;

@@ -24,6 +24,18 @@ export type ObservationPoint =
 export type Verdict = 'FORWARDED' | 'DROPPED' | 'TRANSLATED' | 'REDIRECTED';
 
 /** A map lookup a program made, for `explain` and the dashboard's journey view. */
+/** One SNAT allocation (`snat_v4_new_mapping`) as the events record it. */
+export interface SnatDetail {
+  /** Ports tried, in order (recorded with --journey; empty without it). */
+  candidates: number[];
+  retries: number;
+  /** The port taken; absent when every candidate collided (drop 167). */
+  chosen?: number;
+  allocator: string;
+  /** SIGNAL_NAT_FILL_UP when the retries passed SNAT_SIGNAL_THRES. */
+  signal?: 'SIGNAL_NAT_FILL_UP';
+}
+
 export interface MapLookup {
   /** Map name as Cilium pins it, e.g. `cilium_egress_v4`, `cilium_snat_v4_external`. */
   map: string;
@@ -87,8 +99,7 @@ export interface FlowEvent {
     /** Rewrites done at this hop, e.g. `saddr 10.0.1.209 -> 172.18.0.3`, `sport 40000 -> 52768`. */
     rewrites?: string[];
     /** SNAT allocation detail when a new mapping was made. */
-    /** `signal`: SIGNAL_NAT_FILL_UP when the retries passed SNAT_SIGNAL_THRES. */
-    snat?: { candidates: number[]; retries: number; chosen?: number; allocator: string; signal?: 'SIGNAL_NAT_FILL_UP' };
+    snat?: SnatDetail;
     /** Egress policy that matched, if any. */
     policy?: string;
     /** Capture clock in nanoseconds since the epoch as a decimal string (exact). */

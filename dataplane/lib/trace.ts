@@ -8,7 +8,7 @@
  * without an observer builds no strings and allocates nothing.
  */
 
-import type { FlowEvent, MapLookup, ObservationPoint, Verdict } from '../../traces/events.ts';
+import type { FlowEvent, MapLookup, ObservationPoint, SnatDetail, Verdict } from '../../traces/events.ts';
 import { rfc3339Nano } from '../../traces/events.ts';
 import { ipToString } from '../packet/addr.ts';
 import { dropInfo } from './drop.ts';
@@ -90,7 +90,7 @@ export class Journey {
   rewrites: string[] = [];
   notes: string[] = [];
   policy: string | undefined = undefined;
-  snat: { candidates: number[]; retries: number; chosen?: number; allocator: string; signal?: 'SIGNAL_NAT_FILL_UP' } | undefined = undefined;
+  snat: SnatDetail | undefined = undefined;
 
   fn(name: string): void {
     this.functions.push(name);

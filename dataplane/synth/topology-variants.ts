@@ -23,16 +23,13 @@ const NODE_PREFIXES: readonly [string, string][] = [
   ['k8s-guide-worker2', '10.0.2.'],
 ];
 
-/** The lab's own pods (k8s-guide-lab.md): clients must not take their addresses. */
-const LAB_POD_IPS = ['10.0.0.31', '10.0.1.209', '10.0.2.14'];
-
 /** The lab topology as YAML text, changed as asked. */
 export function labVariantYaml(o: LabVariantOptions): string {
   const doc = parseDocument(LAB_TOPOLOGY_YAML);
   const extra = Math.max(0, (o.pods ?? 3) - 3);
   if (extra > 3 * 200) throw new RangeError(`at most ${3 + 3 * 200} pods fit the lab's three /24s as generated`);
   // Clients take .50 upwards on each node, stepping over the lab's own pods (10.0.1.209).
-  const taken = new Set(LAB_POD_IPS);
+  const taken = new Set(((doc.toJS() as { endpoints?: { ip: string }[] }).endpoints ?? []).map((e) => e.ip));
   const next = [50, 50, 50];
   for (let i = 0; i < extra; i++) {
     const k = i % 3;

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { summarize, formatSummary, rfc3339 } from '../../tools/info.ts';
+import { summarize, formatSummary } from '../../tools/info.ts';
+import { rfc3339Nano as rfc3339 } from '../../traces/events.ts';
 import { epb, idb, shb } from '../traces/capture-helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
