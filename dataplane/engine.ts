@@ -1108,6 +1108,7 @@ export class Dataplane {
         .filter((n) => n.nat.natFillUpSignals > 0)
         .map((n) => ({ signal: 'SIGNAL_NAT_FILL_UP' as const, node: n.name, count: n.nat.natFillUpSignals })),
       seenByServers: seen.map((s) => ({ ...s })),
+      seenByServersOmitted: this.hostList.reduce((n, h) => n + h.seenOmitted, 0),
     };
   }
 

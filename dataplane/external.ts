@@ -26,6 +26,12 @@ export const SERVER_DELAY_NS = 100_000;
 const WINDOW = 65160;
 /** Connection table bound per host: the oldest connection is forgotten beyond it. */
 const MAX_CONNS = 65536;
+/**
+ * Requests a host records in `seen` (summary.json's seenByServers). A stream carries
+ * connections without end; past this many only `seenOmitted` counts, so memory stays
+ * bounded by the live state.
+ */
+export const MAX_SEEN = 1000;
 
 /** echoip's initial sequence number for a SYN with sequence `seq`. */
 export function echoIsn(seq: number): number {
@@ -103,7 +109,10 @@ export class ExternalHost {
   private readonly conns = new Map<number, Conn>();
   /** Connections whose request a silenced host has recorded (see observe). */
   private readonly observed = new Set<number>();
+  /** The first MAX_SEEN requests this host saw, in order. */
   readonly seen: SeenRecord[] = [];
+  /** Requests seen after `seen` was full. */
+  seenOmitted = 0;
   /** Packets this host generated. */
   generated = 0;
 
@@ -137,6 +146,10 @@ export class ExternalHost {
 
   /** What the server saw of a request (its client, after SNAT) and what it answered. */
   private recordSeen(v: Ipv4View, sink: AnswerSink, answered: string): void {
+    if (this.seen.length >= MAX_SEEN) {
+      this.seenOmitted++;
+      return;
+    }
     this.seen.push({
       server: `${this.spec.ipText}:${v.dport}`,
       client: `${ipToString(v.saddr)}:${v.sport}`,

@@ -91,6 +91,8 @@ export interface Summary {
   signals: { signal: 'SIGNAL_NAT_FILL_UP'; node: string; count: number }[];
   /** Observed source address per external host connection, as the server saw it. */
   seenByServers: { server: string; client: string; pod: string; answered: string }[];
+  /** Requests left out of seenByServers: each host lists its first 1000 (MAX_SEEN). */
+  seenByServersOmitted: number;
   /** Output files written, relative to the output folder. */
   outputs: string[];
 }
