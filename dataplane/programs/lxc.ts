@@ -94,6 +94,8 @@ export function fromContainer(env: Env, node: NodeState, ep: EndpointState, skb:
   const len = v.totalLen;
   if (jd) jd.fn('ct_lookup4');
   let ct = node.ct.lookup4(v.proto, v.saddr, v.daddr, sport, dport, CT_EGRESS, v.tcpFlags, len, skb.now);
+  // Recorded as ct_lookup4 returned it, under that function (REOPENED stays visible).
+  if (jd) jd.lookup('cilium_ct4_global', tupleText(skb), ctName(ct));
   if (ct === CT_NEW || ct === CT_REOPENED) {
     if (jd) jd.fn('ct_create4');
     const r = node.ct.create4(v.proto, v.saddr, v.daddr, sport, dport, CT_EGRESS, v.tcpFlags, len, skb.now, ep.identity);
@@ -102,7 +104,6 @@ export function fromContainer(env: Env, node: NodeState, ep: EndpointState, skb:
   }
   skb.ctState = ct;
   skb.isReply = ct === CT_REPLY;
-  if (jd) jd.lookup('cilium_ct4_global', tupleText(skb), ctName(ct));
 
   const dst = env.ipcache(v.daddr);
   if (jd) {

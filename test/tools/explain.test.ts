@@ -52,7 +52,7 @@ describe('egresslab explain', () => {
     inOrder(t, [
       'k8s-guide-worker  lxc', 'bpf_lxc:from-container',
       // Each lookup right under the function that made it.
-      'handle_ipv4_from_lxc', 'ct_lookup4', 'ct_create4', 'lookup cilium_ct4_global',
+      'handle_ipv4_from_lxc', 'ct_lookup4', `lookup cilium_ct4_global [10.0.1.209:${sport} -> 172.18.0.7:80 TCP] -> NEW`, 'ct_create4',
       'lookup_ip4_remote_endpoint', 'lookup cilium_ipcache [172.18.0.7]',
       'lookup_ip4_egress_endpoint',
       'lookup cilium_egress_v4 [10.0.1.209 -> 172.18.0.7] -> 172.18.0.0/16 egress 172.18.0.3 tunnel 172.18.0.3',
