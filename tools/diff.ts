@@ -24,7 +24,9 @@ packet comment). Checksums are fields like any other (ipv4.checksum, tcp.checksu
 options:
   --ignore FIELDS      comma list of fields not compared: layer.field (any depth),
                        inner.layer.field, a whole layer (ipv4), ts, comment, caplen,
-                       origlen; in folder mode also summary.<path> (e.g. summary.input)
+                       origlen, linktype, frame (bytes of an undecoded frame); in folder
+                       mode also summary.<path> (e.g. summary.input). An unknown layer
+                       is a usage error
   --ts-tolerance DUR   timestamps this close are equal: 0 (default), 500us, 1ms, 2s
   --canon-ports        translated (client-side) ports are equal up to a consistent
                        one-to-one renaming per local address and remote ip:port; the L4

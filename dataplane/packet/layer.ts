@@ -6,22 +6,24 @@
  */
 
 /** Layer names as they appear in diff reports (`ipv4.src`, `tcp.sport`, ...). */
-export type LayerName =
-  | 'eth'
-  | 'vlan'
-  | 'sll'
-  | 'sll2'
-  | 'null'
-  | 'ipv4'
-  | 'ipv6'
-  | 'ipv6ext'
-  | 'tcp'
-  | 'udp'
-  | 'icmp'
-  | 'icmpv6'
-  | 'vxlan'
-  | 'geneve'
-  | 'payload';
+export const LAYER_NAMES = [
+  'eth',
+  'vlan',
+  'sll',
+  'sll2',
+  'null',
+  'ipv4',
+  'ipv6',
+  'ipv6ext',
+  'tcp',
+  'udp',
+  'icmp',
+  'icmpv6',
+  'vxlan',
+  'geneve',
+  'payload',
+] as const;
+export type LayerName = (typeof LAYER_NAMES)[number];
 
 /** One decoded header. */
 export interface Layer {

@@ -64,6 +64,12 @@ describe('egresslab diff (CLI)', () => {
     expect(bad.err).toMatch(/bogus/);
     expect(cli(e).code).toBe(2);
     expect(cli('--ts-tolerance', '5', e, same).code).toBe(2);
+    // A misspelt --ignore entry would otherwise ignore nothing, silently.
+    const typo = cli('--ignore', 'tss', e, same);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toContain("--ignore: unknown layer or field 'tss' in 'tss'");
+    expect(cli('--ignore', 'inner.ipv5.ttl', e, same).code).toBe(2);
+    expect(cli('--ignore', 'inner.ipv4.ttl,vlan#2,frame.bytes,linktype,summary.input', e, same).code).toBe(0);
     const missing = cli(e, path.join(d, 'nope.pcap'));
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/nope\.pcap: byte offset 0: cannot open/);

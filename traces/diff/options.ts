@@ -2,7 +2,9 @@
  * @module traces/diff/options
  * Parsing of the diff's option values, shared by the CLI and the golden-test helper.
  */
+import { LAYER_NAMES } from '../../dataplane/packet/layer.ts';
 import { UsageError } from '../errors.ts';
+import { PACKET_FIELDS } from './compare.ts';
 
 const UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9 };
 
@@ -20,13 +22,24 @@ export function parseDuration(text: string): number {
 
 const FIELD_RE = /^[a-z0-9_]+(#\d+)?(\.[a-z0-9_]+(#\d+)?)*(\.\*)?$/i;
 
-/** `ipv4.id,ts,inner.tcp` → entries; rejects empty or malformed ones. */
+/**
+ * What an --ignore entry may start with (after any `inner.` prefixes): a layer, a packet
+ * field, the frame's bytes, or (folder mode) a summary.json path. A typo would otherwise
+ * silently ignore nothing.
+ */
+const IGNORE_ROOTS: ReadonlySet<string> = new Set<string>([...LAYER_NAMES, ...PACKET_FIELDS, 'frame', 'summary']);
+
+/** `ipv4.id,ts,inner.tcp` → entries; rejects empty or malformed ones, and unknown layers. */
 export function parseIgnoreList(text: string): string[] {
   const out: string[] = [];
   for (const raw of text.split(',')) {
     const f = raw.trim();
     if (f === '') throw new UsageError(`--ignore: empty field name in '${text}'`);
     if (!FIELD_RE.test(f)) throw new UsageError(`--ignore: bad field name '${f}': use layer.field, a layer, ts or comment`);
+    const root = f.replace(/^(inner\.)+/i, '').split('.')[0]!.replace(/#\d+$/, '');
+    if (!IGNORE_ROOTS.has(root)) {
+      throw new UsageError(`--ignore: unknown layer or field '${root}' in '${f}': use one of ${[...IGNORE_ROOTS].join(', ')}`);
+    }
     out.push(f.endsWith('.*') ? f.slice(0, -2) : f);
   }
   return out;
