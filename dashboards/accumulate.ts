@@ -595,7 +595,8 @@ export class EventAccumulator {
     const policies: PolicyCount[] = [...this.policies.values()].map(({ flowIds: _f, lastPacket: _l, ...p }) => ({ ...p }));
     return {
       input: this.o.input,
-      datapath: this.profile(),
+      // Not profile(): its 1.17 fallback is for lifetimes, the header should not claim it.
+      datapath: this.profileOpt ?? this.inferred ?? '?',
       progress: live.progress,
       packets: this.cons.input,
       clock: this.clock,

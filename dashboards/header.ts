@@ -46,7 +46,8 @@ export function renderHeader(s: StatsSnapshot, width: number, st: HeaderState): 
     const over = line().length - room;
     if (over > 0 && input.length > 8) {
       const keep = Math.max(8, input.length - over);
-      fields[1]!.text = '~' + input.slice(input.length - keep + 1);
+      // '...' rather than the panes' '~' cut mark: in front of a path '~' reads as $HOME.
+      fields[1]!.text = '...' + input.slice(input.length - keep + 3);
     }
   };
   fitInput();

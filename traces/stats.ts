@@ -140,7 +140,8 @@ export interface PortStrip {
 
 export interface StatsSnapshot {
   input: string;
-  datapath: '1.10' | '1.17';
+  /** '?' offline until the events say which (no --profile given). */
+  datapath: '1.10' | '1.17' | '?';
   /** 0..1, or undefined when the input size is unknown (stdin). */
   progress: number | undefined;
   packets: number;

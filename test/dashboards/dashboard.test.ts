@@ -55,6 +55,9 @@ describe('dashboard rendering: the lab replay', () => {
 
   it('after the policy, rebuilt by accumulate.ts from FlowEvent lines', () => {
     const acc = new EventAccumulator({ input: 'lab-events.jsonl' });
+    // Before any event the profile is not known: the header must not claim one.
+    expect(acc.snapshot({ progress: 0, finished: false }).datapath).toBe('?');
+    expect(new EventAccumulator({ input: 'x', profile: '1.10' }).snapshot({ progress: 0, finished: false }).datapath).toBe('1.10');
     for (const line of toLines(labEvents()).split('\n')) acc.addLine(line);
     const snap = acc.snapshot({ progress: 1, finished: true });
     expect(snap.datapath).toBe('1.10');

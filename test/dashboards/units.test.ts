@@ -165,6 +165,8 @@ describe('header at narrow widths', () => {
       // No field is cut: the clock is whole or absent.
       expect(line.includes('2021-') ? line.includes('2021-08-30T10:00:02.000000000Z') : true).toBe(true);
     }
+    // A cut input name keeps its end, marked '...' ('~' in front of a path reads as $HOME).
+    expect(plain(158)).toContain('egresslab  ...-long-capture-name.pcap  datapath');
     expect(plain(98)).toContain(' 50%');
     expect(plain(98)).not.toContain('[#');
     expect(plain(78)).not.toContain('datapath');
