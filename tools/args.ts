@@ -24,8 +24,17 @@ export function parseFlags<O extends Options>(argv: string[], options: O, allowP
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw flagError(err);
   }
+}
+
+/**
+ * A parseArgs failure as a UsageError. Node's advice on positionals that start with '-' is
+ * cut: no subcommand takes such a positional (a capture from stdin is '-' alone).
+ */
+export function flagError(err: unknown): UsageError {
+  const msg = err instanceof Error ? err.message : String(err);
+  return new UsageError(msg.replace(/\. To specify a positional argument starting with a '-'.*$/s, ''));
 }
 
 /** A whole number flag within [min, max]. */

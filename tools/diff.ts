@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import type { Subcommand } from './cli.ts';
 import { EXIT_DIFFERENT, EXIT_OK, UsageError } from '../traces/errors.ts';
+import { flagError } from './args.ts';
 import { DEFAULT_MAX_REPORT, diffPaths, formatJson, formatText, parseDuration, parseIgnoreList } from '../traces/diff/index.ts';
 import { dissect } from '../dataplane/packet/dissect.ts';
 
@@ -52,7 +53,7 @@ function parse(argv: string[]) {
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw flagError(err);
   }
 }
 

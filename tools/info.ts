@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import type { Subcommand } from './cli.ts';
 import type { CaptureInfo } from '../traces/record.ts';
 import { CaptureError, EXIT_OK, EXIT_USAGE, UsageError } from '../traces/errors.ts';
+import { flagError } from './args.ts';
 import { openCapture } from '../traces/open.ts';
 import { decodeLinkType, linkTypeName, type L3Location } from '../traces/linktype.ts';
 import { inert } from '../traces/inert.ts';
@@ -321,7 +322,7 @@ function parse(argv: string[]): { path: string; json: boolean } {
   try {
     parsed = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw flagError(err);
   }
   if (parsed.positionals.length !== 1) {
     throw new UsageError(parsed.positionals.length === 0 ? 'missing capture path (or - for stdin)' : 'expected exactly one capture');

@@ -113,8 +113,8 @@ describe('bad flags: exit 2, the flag named, usage shown, nothing written', () =
     const { out, events } = outDir();
     const base = ['replay', LAB, '--out', out, '--events', events];
     await expectRejected([
-      [[...base, '--bogus'], /egresslab replay: Unknown option '--bogus'[\s\S]*usage: egresslab replay/, out],
-      [['maps', '--bogus'], /egresslab maps: Unknown option '--bogus'[\s\S]*usage: egresslab maps/],
+      [[...base, '--bogus'], /egresslab replay: Unknown option '--bogus'\n[\s\S]*usage: egresslab replay/, out],
+      [['maps', '--bogus'], /egresslab maps: Unknown option '--bogus'\n[\s\S]*usage: egresslab maps/],
       [['lab', '--out', out, '--bogus'], /egresslab lab: Unknown option '--bogus'/, out],
       [[...base, '--speed', '0'], /egresslab replay: --speed takes a positive number, got '0'/, out],
       [[...base, '--format', 'bogus'], /egresslab replay: --format must be one of pcapng, pcap, got 'bogus'/, out],

@@ -116,7 +116,7 @@ describe('egresslab info (CLI)', () => {
     expect(bad.stderr).toMatch(/byte offset 0: bad magic/);
     const unknown = cli(['--frobnicate', 'x.pcap']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/Unknown option '--frobnicate'/);
+    expect(unknown.stderr).toMatch(/Unknown option '--frobnicate'\n/);
     expect(cli([]).code).toBe(2);
     expect(cli(['a.pcap', 'b.pcap']).code).toBe(2);
     expect(cli(['--help']).stdout).toMatch(/usage: egresslab info/);
