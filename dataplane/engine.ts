@@ -33,7 +33,7 @@
 
 import type { FlowEvent } from '../traces/events.ts';
 import { rfc3339Nano } from '../traces/events.ts';
-import type { Conservation, DropRow, EgressIpUsage, PolicyCount, StatsSnapshot, Summary } from '../traces/stats.ts';
+import { MAX_REMOTE_ROWS, type Conservation, type DropRow, type EgressIpUsage, type OtherRemotes, type PolicyCount, type StatsSnapshot, type Summary } from '../traces/stats.ts';
 import { IdGenerator } from '../traces/ids.ts';
 import type { EgressPolicy } from './cluster/policy.ts';
 import type { Topology } from './cluster/topology.ts';
@@ -42,7 +42,7 @@ import type { Profile } from './lib/profile.ts';
 import { createAllocator } from './lib/allocators.ts';
 import { purgeOrphanNat, TUPLE_F_OUT, type Conntrack } from './lib/conntrack.ts';
 import type { EgressPolicyMap } from './lib/egress-gateway.ts';
-import type { NatTable } from './lib/nat.ts';
+import { RETRY_BUCKETS, type NatTable } from './lib/nat.ts';
 import { dropInfo } from './lib/drop.ts';
 import { decapFrame, encapPrepend, tunnelSrcPort, type DecapResult } from './lib/encap.ts';
 import {
@@ -63,7 +63,7 @@ import {
   tcpFlagsText,
   traceReasonForCt,
 } from './lib/trace.ts';
-import { ipToString } from './packet/addr.ts';
+import { ipToString, parseIpv4 } from './packet/addr.ts';
 import { TCP_ACK, TCP_SYN } from './packet/tcp.ts';
 import {
   buildEnv,
@@ -108,6 +108,12 @@ export interface DataplaneOptions {
    * than the replay itself.
    */
   eventSample?: (inputIndex: number) => EventSampling;
+  /**
+   * Flows whose event flow_id is remembered, least recently seen forgotten first: a flow
+   * quiet while this many others were seen gets a new id. @default 524288 (Cilium's TCP
+   * CT map size)
+   */
+  flowIdsKept?: number;
 }
 
 /** Conntrack rows per node in a snapshot: its most recently used entries. */
@@ -180,6 +186,8 @@ export const IGNORE_IPV6 = 'IPv6 not modelled (egress gateway is IPv4-only)';
 export const IGNORE_REPLY_WITHOUT_MAPPING = 'reply without mapping';
 /** Unknown source addresses counted each under its own reason; the rest are counted together. */
 export const UNKNOWN_SOURCES_NAMED = 16;
+/** Distinct ignore reasons kept by name; later new ones count as `<kind>: other`. */
+export const IGNORE_REASONS_NAMED = 64;
 
 interface Pending {
   sec: number;
@@ -247,7 +255,9 @@ export class Dataplane {
   // observer-only state
   private readonly packetIds: IdGenerator;
   private readonly flowIds: IdGenerator;
+  /** Pod-side flow key → flow_id, in least-recently-seen order (Map order, refreshed on a hit). */
   private readonly flowIdOf = new Map<string, string>();
+  private readonly flowIdsKept: number;
   private packetId = '';
   private flowId = '';
   private inputIndex = -1;
@@ -257,6 +267,7 @@ export class Dataplane {
     this.profile = o.profile;
     this.seed = o.seed >>> 0;
     this.gcInterval = o.gcInterval ?? 300;
+    this.flowIdsKept = Math.max(1, o.flowIdsKept ?? 524288);
     this.obs = o.observer;
     this.wantHop = typeof o.observer?.hop === 'function';
     this.eventObserved = typeof o.observer?.event === 'function';
@@ -434,7 +445,15 @@ export class Dataplane {
 
   private ignoreOne(reason: string): void {
     this.cons.ignored++;
-    this.ignored.set(reason, (this.ignored.get(reason) ?? 0) + 1);
+    let n = this.ignored.get(reason);
+    if (n === undefined && this.ignored.size >= IGNORE_REASONS_NAMED) {
+      // A hostile or odd capture can name a new reason per record (an address family, an
+      // ethertype each): past the bound they count under their kind, `not IP: other`.
+      const colon = reason.indexOf(':');
+      reason = `${colon > 0 ? reason.slice(0, colon) : reason}: other`;
+      n = this.ignored.get(reason);
+    }
+    this.ignored.set(reason, (n ?? 0) + 1);
   }
 
   /** Runs the final GC and flushes pending echo answers. */
@@ -890,12 +909,16 @@ export class Dataplane {
   };
 
   private flowIdFor(key: string): string {
-    let id = this.flowIdOf.get(key);
-    if (id === undefined) {
+    const m = this.flowIdOf;
+    let id = m.get(key);
+    if (id !== undefined) {
+      // To the young end, so a long-lived flow keeps its id however many come and go.
+      m.delete(key);
+    } else {
       id = this.flowIds.next();
-      if (this.flowIdOf.size >= 1_000_000) this.flowIdOf.clear();
-      this.flowIdOf.set(key, id);
+      if (m.size >= this.flowIdsKept) m.delete(m.keys().next().value!);
     }
+    m.set(key, id);
     return id;
   }
 
@@ -1060,13 +1083,16 @@ export class Dataplane {
     const out: EgressIpUsage[] = [];
     for (const n of this.env.nodes) {
       const byIp = new Map<string, EgressIpUsage>();
-      for (const r of n.nat.remoteUsage()) {
-        let u = byIp.get(r.egressIp);
+      const usage = (ip: string): EgressIpUsage => {
+        let u = byIp.get(ip);
         if (!u) {
-          u = { egressIp: r.egressIp, node: n.name, remotes: [] };
-          byIp.set(r.egressIp, u);
+          u = { egressIp: ip, node: n.name, remotes: [], otherRemotes: { remotes: 0, inUse: 0, allocations: 0, collisions: 0, failures: 0, retries: new Array<number>(RETRY_BUCKETS).fill(0) } };
+          byIp.set(ip, u);
         }
-        u.remotes.push({
+        return u;
+      };
+      for (const r of n.nat.remoteUsage()) {
+        usage(r.egressIp).remotes.push({
           remote: r.remote,
           inUse: r.inUse,
           rangeSize: r.rangeSize,
@@ -1076,7 +1102,18 @@ export class Dataplane {
           retries: r.retries,
         });
       }
-      out.push(...byIp.values());
+      for (const t of n.nat.retiredUsage()) addOther(usage(t.egressIp).otherRemotes!, t.remotes, 0, t);
+      for (const u of byIp.values()) {
+        if (u.remotes.length > MAX_REMOTE_ROWS) {
+          // The busiest stay listed, in the table's order; the rest are summed.
+          const keep = new Set(u.remotes.slice().sort((a, b) => b.inUse - a.inUse).slice(0, MAX_REMOTE_ROWS));
+          for (const r of u.remotes) if (!keep.has(r)) addOther(u.otherRemotes!, 1, r.inUse, r);
+          u.remotes = u.remotes.filter((r) => keep.has(r));
+        }
+        // Only where it says something: a replay that lists every remote keeps its old shape.
+        if (u.otherRemotes!.remotes === 0) delete u.otherRemotes;
+      }
+      out.push(...[...byIp.values()].sort((a, b) => parseIpv4(a.egressIp) - parseIpv4(b.egressIp)));
     }
     return out;
   }
@@ -1200,3 +1237,13 @@ function macBytesCached(mac: string): Uint8Array {
 }
 
 export { tupleText };
+
+/** Adds a remote's (or a total's) counters to an otherRemotes total. */
+function addOther(o: OtherRemotes, remotes: number, inUse: number, r: { allocations: number; collisions: number; failures: number; retries: number[] }): void {
+  o.remotes += remotes;
+  o.inUse += inUse;
+  o.allocations += r.allocations;
+  o.collisions += r.collisions;
+  o.failures += r.failures;
+  for (let i = 0; i < o.retries.length; i++) o.retries[i]! += r.retries[i] ?? 0;
+}

@@ -117,15 +117,20 @@ export async function snatReport(input: string, allocator: string, scenario: Ret
   const name = res.summary.allocator;
   lines.push(`allocator ${name} (datapath ${res.summary.datapath}, seed ${res.summary.seed})`);
   let failures = 0;
+  const histText = (retries: number[]): string =>
+    retries.map((n, i) => (n ? `${i}${i === retries.length - 1 ? '+' : ''}:${n}` : '')).filter(Boolean).join(' ') || '-';
   for (const e of res.summary.egressIps) {
     for (const r of e.remotes) {
       failures += r.failures;
-      const hist = r.retries
-        .map((n, i) => (n ? `${i}${i === r.retries.length - 1 ? '+' : ''}:${n}` : ''))
-        .filter(Boolean)
-        .join(' ');
       lines.push(
-        `  ${e.egressIp} (${e.node}) -> ${r.remote}: ${r.allocations} allocations, ${r.collisions} collisions, ${r.failures} failures (167), ${r.inUse}/${r.rangeSize} ports in use; retries ${hist || '-'}`,
+        `  ${e.egressIp} (${e.node}) -> ${r.remote}: ${r.allocations} allocations, ${r.collisions} collisions, ${r.failures} failures (167), ${r.inUse}/${r.rangeSize} ports in use; retries ${histText(r.retries)}`,
+      );
+    }
+    const o = e.otherRemotes;
+    if (o && o.remotes > 0) {
+      failures += o.failures;
+      lines.push(
+        `  ${e.egressIp} (${e.node}) -> ${o.remotes} other remotes (not listed one by one): ${o.allocations} allocations, ${o.collisions} collisions, ${o.failures} failures (167), ${o.inUse} ports in use; retries ${histText(o.retries)}`,
       );
     }
   }

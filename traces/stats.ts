@@ -50,8 +50,28 @@ export interface RemotePortUsage {
 export interface EgressIpUsage {
   egressIp: string;
   node: string;
+  /** One row per remote, at most MAX_REMOTE_ROWS (those with the most ports in use). */
   remotes: RemotePortUsage[];
+  /**
+   * The remotes not listed: those beyond MAX_REMOTE_ROWS, and those the NAT table forgot
+   * once their last port was released (past 4096 remotes; see NatOptions.keepRemotes).
+   * Present only when there are such remotes.
+   */
+  otherRemotes?: OtherRemotes;
 }
+
+/** Totals of the remotes an EgressIpUsage does not list one by one. */
+export interface OtherRemotes {
+  remotes: number;
+  inUse: number;
+  allocations: number;
+  collisions: number;
+  failures: number;
+  retries: number[];
+}
+
+/** Rows per egress IP in summary.json and snapshots; the rest are summed in otherRemotes. */
+export const MAX_REMOTE_ROWS = 1000;
 
 export interface Conservation {
   /** Input records read. */

@@ -112,6 +112,25 @@ export interface NatOptions {
   initialCapacity?: number;
   /** Bound of the per-remote usage table; remotes beyond it are not tracked. Default = maxEntries. */
   maxRemotes?: number;
+  /**
+   * Remotes kept one by one after their last port is released. Past this many a remote
+   * whose in-use count falls to 0 is folded into its egress address's `retiredUsage()`
+   * totals and forgotten, so a stream toward ever new destinations keeps the table at the
+   * live remotes. Default 4096.
+   */
+  keepRemotes?: number;
+}
+
+/** Totals of the remotes one egress address no longer lists (released, see keepRemotes). */
+export interface RetiredUsage {
+  egressAddr: number;
+  egressIp: string;
+  remotes: number;
+  allocations: number;
+  collisions: number;
+  failures: number;
+  /** As RemotePortUsage.retries. */
+  retries: number[];
 }
 
 /** Per {egress IP, proto, remote ip:port} port usage (raw numbers plus the dashboard's shape). */
@@ -213,6 +232,10 @@ export class NatTable {
   private rHist: Int32Array;
   private histPool = new Uint32Array(0);
   private histUsed = 0;
+  /** Histogram blocks of retired remotes, for reuse (index + 1, as rHist). */
+  private readonly histFree: number[] = [];
+  private readonly keepRemotes: number;
+  private readonly retired = new Map<number, RetiredUsage>();
   /** Allocations towards remotes the bounded usage table could not take. */
   untrackedRemoteAllocations = 0;
 
@@ -227,6 +250,7 @@ export class NatTable {
     this.revNatMinPort = opts.revNatMinPort ?? this.minPort;
     this.revNatMaxPort = opts.revNatMaxPort ?? this.maxPort;
     this.allocator = opts.allocator ?? null;
+    this.keepRemotes = opts.keepRemotes ?? 4096;
     for (const p of opts.reservedPorts ?? DEFAULT_RESERVED_PORTS) {
       if (Number.isInteger(p) && p >= 0 && p <= 0xffff) this.reserved[p >>> 3]! |= 1 << (p & 7);
     }
@@ -714,7 +738,40 @@ export class NatTable {
     const w3 = keys[o + 3]! & KEY3_MASK;
     if (((w3 & W3_OUT_MASK) >>> 8) !== TUPLE_F_IN) return;
     const g = this.remotes.peek(keys[o]!, keys[o + 1]!, (((w3 & 0xff) << 16) | (keys[o + 2]! & 0xffff)) >>> 0, 0);
-    if (g >= 0 && this.rInUse[g]! > 0) this.rInUse[g]!--;
+    if (g < 0 || this.rInUse[g]! === 0) return;
+    if (--this.rInUse[g]! === 0 && this.remotes.size > this.keepRemotes) this.retireRemote(g);
+  }
+
+  /** Folds a remote with no port in use into its egress address's totals and frees its row. */
+  private retireRemote(g: number): void {
+    const o = g << this.remotes.shift;
+    const addr = this.remotes.rec[o]!;
+    let t = this.retired.get(addr);
+    if (!t) {
+      t = { egressAddr: addr, egressIp: ipText(addr), remotes: 0, allocations: 0, collisions: 0, failures: 0, retries: new Array<number>(RETRY_BUCKETS).fill(0) };
+      this.retired.set(addr, t);
+    }
+    t.remotes++;
+    t.allocations += this.rAlloc[g]!;
+    t.collisions += this.rColl[g]!;
+    t.failures += this.rFail[g]!;
+    let withRetries = 0;
+    const h = this.rHist[g]!;
+    if (h !== 0) {
+      for (let i = 1; i < RETRY_BUCKETS; i++) {
+        const n = this.histPool[h - 1 + i]!;
+        t.retries[i]! += n;
+        withRetries += n;
+      }
+      this.histFree.push(h);
+    }
+    t.retries[0]! += this.rAlloc[g]! - withRetries;
+    this.remotes.deleteSlot(g);
+  }
+
+  /** Per egress address, the totals of the remotes it no longer lists (sorted by address). */
+  retiredUsage(): RetiredUsage[] {
+    return [...this.retired.values()].sort((a, b) => a.egressAddr - b.egressAddr).map((t) => ({ ...t, retries: t.retries.slice() }));
   }
 
   private remoteSlot(addr: number, proto: number, extAddr: number, extPort: number): number {
@@ -733,6 +790,11 @@ export class NatTable {
 
   /** A histogram block in the pool; returns its index + 1 (0 means none). */
   private newHistogram(): number {
+    const free = this.histFree.pop();
+    if (free !== undefined) {
+      this.histPool.fill(0, free - 1, free - 1 + RETRY_BUCKETS);
+      return free;
+    }
     if (this.histUsed + RETRY_BUCKETS > this.histPool.length) {
       const next = new Uint32Array(Math.max(RETRY_BUCKETS * 16, this.histPool.length * 2));
       next.set(this.histPool);

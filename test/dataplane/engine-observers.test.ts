@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { labPolicy, labTopology } from '../../dataplane/cluster/index.ts';
-import { Dataplane, SAMPLE_DETAIL, SAMPLE_EVENT, SAMPLE_NONE, type EventSampling, type Hop } from '../../dataplane/engine.ts';
+import { Dataplane, IGNORE_REASONS_NAMED, SAMPLE_DETAIL, SAMPLE_EVENT, SAMPLE_NONE, type EventSampling, type Hop } from '../../dataplane/engine.ts';
 import { buildIpv4Frame } from '../../dataplane/packet/build.ts';
 import { TCP_SYN } from '../../dataplane/packet/tcp.ts';
 import { parseIpv4 } from '../../dataplane/packet/addr.ts';
@@ -316,6 +316,43 @@ describe('inputs from unknown sources', () => {
     expect(s.ignoredByReason['source not in topology: 100.64.0.0']).toBe(2);
     expect(s.ignoredByReason['source not in topology: 100.64.0.15']).toBe(2);
     expect(s.ignoredByReason['source not in topology: other addresses']).toBe(2000 - 16 * 2);
+  });
+
+  it(`reasons of other kinds are named up to ${IGNORE_REASONS_NAMED}, then counted by kind`, () => {
+    const dp = new Dataplane({ topology: labTopology(), policies: [], profile: '1.10', seed: 1 });
+    // As a LINKTYPE_NULL capture with a new address family in every record would name them.
+    for (let i = 0; i < 1000; i++) dp.ignore(`not IP: address family ${1000 + i}`);
+    dp.ignore('not IP: ethertype 0x0806');
+    dp.finish();
+    const s = dp.summary();
+    expect(s.conservation.ignored).toBe(1001);
+    expect(Object.keys(s.ignoredByReason)).toHaveLength(IGNORE_REASONS_NAMED + 1);
+    expect(s.ignoredByReason['not IP: address family 1000']).toBe(1);
+    expect(s.ignoredByReason[`not IP: address family ${1000 + IGNORE_REASONS_NAMED - 1}`]).toBe(1);
+    expect(s.ignoredByReason['not IP: other']).toBe(1001 - IGNORE_REASONS_NAMED);
+  });
+});
+
+describe('event flow ids', () => {
+  it('forget the least recently seen flow first, so a busy flow keeps its id', () => {
+    const events: FlowEvent[] = [];
+    const dp = new Dataplane({ topology: labTopology(), policies: [], profile: '1.10', seed: 1, flowIdsKept: 2, observer: { event: (e) => events.push(e) } });
+    const pod = parseIpv4('10.0.0.31');
+    let i = 0;
+    // Flows A, B, A, C (C pushes out B, the least recently seen), then A and B again.
+    const send = (sport: number): string => {
+      const at = events.length;
+      dp.inject(buildIpv4Frame({ saddr: pod, daddr: ECHO, proto: 17, sport, dport: 9999, srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02' }), 14, T0, i, i++);
+      return events[at]!.egresslab.flow_id;
+    };
+    const a = send(1000);
+    const b = send(2000);
+    expect(send(1000)).toBe(a);
+    const c = send(3000);
+    expect(new Set([a, b, c]).size).toBe(3);
+    expect(send(1000)).toBe(a);
+    const b2 = send(2000);
+    expect(b2).not.toBe(b);
   });
 });
 

@@ -7,6 +7,7 @@ import { labPolicy, labTopology } from '../../dataplane/cluster/index.ts';
 import { Dataplane, IGNORE_IPV6, IGNORE_REPLY_WITHOUT_MAPPING, type Hop } from '../../dataplane/engine.ts';
 import { echoIsn, echoModel } from '../../dataplane/external.ts';
 import type { FlowEvent } from '../../traces/events.ts';
+import { MAX_REMOTE_ROWS } from '../../traces/stats.ts';
 import { synthLab } from '../../dataplane/synth/lab.ts';
 import { Rng } from '../../dataplane/lib/rng.ts';
 import type { Profile } from '../../dataplane/lib/profile.ts';
@@ -19,6 +20,7 @@ import {
   CLIENT_PORT,
   ECHO_SVC_IP,
   EGRESS_IP,
+  EGRESS_IP_TEXT,
   EXTERNAL_SVC_IP,
   EXTERNAL_SVC_PORT,
   fixtureTopology,
@@ -293,5 +295,33 @@ describe('conservation and injection', () => {
     expect(u16(outer.frame, 36)).toBe(6081);
     expect(hops.some((h) => h.device === 'cilium_geneve')).toBe(true);
     expect(frameChecksumsOk(outer.frame)).toBe(true);
+  });
+});
+
+describe('summary.json per egress IP', () => {
+  it(`lists at most ${MAX_REMOTE_ROWS} remotes, the busiest, and sums the rest in otherRemotes`, () => {
+    const dp = new Dataplane({ topology: fixtureTopology(), policies: cegp(), profile: '1.17', seed: 1 });
+    const n = MAX_REMOTE_ROWS + 50;
+    const remote = (i: number) => (parseIpv4('120.0.0.0') + i) >>> 0;
+    for (let i = 0; i < n; i++) dp.inject(pkt({ saddr: CLIENT_IP, daddr: remote(i), proto: 17, sport: 5000, dport: 53, payload: new Uint8Array(4) }), 14, T0, i, i);
+    // The last remote gets a second flow: two ports in use, so it must stay listed.
+    dp.inject(pkt({ saddr: CLIENT_IP, daddr: remote(n - 1), proto: 17, sport: 5001, dport: 53, payload: new Uint8Array(4) }), 14, T0, n, n);
+    dp.finish();
+    const [u] = dp.summary().egressIps;
+    expect(u!.egressIp).toBe(EGRESS_IP_TEXT);
+    expect(u!.remotes).toHaveLength(MAX_REMOTE_ROWS);
+    expect(u!.remotes.find((r) => r.remote === 'UDP 120.0.4.25:53')?.inUse).toBe(2);
+    const o = u!.otherRemotes!;
+    expect([o.remotes, o.inUse, o.allocations, o.failures]).toEqual([50, 50, 50, 0]);
+    expect(o.retries[0]).toBe(50);
+    const listed = u!.remotes.reduce((a, r) => a + r.allocations, 0);
+    expect(listed + o.allocations).toBe(n + 1);
+  });
+
+  it('has no otherRemotes when every remote is listed', () => {
+    const dp = new Dataplane({ topology: fixtureTopology(), policies: cegp(), profile: '1.17', seed: 1 });
+    dp.inject(pkt({ saddr: CLIENT_IP, daddr: EXTERNAL_SVC_IP, proto: 6, sport: 1000, dport: EXTERNAL_SVC_PORT, tcpFlags: TCP_SYN }), 14, T0, 0, 0);
+    dp.finish();
+    expect(Object.keys(dp.summary().egressIps[0]!)).toEqual(['egressIp', 'node', 'remotes']);
   });
 });

@@ -469,3 +469,38 @@ describe('LRU and per-remote usage', () => {
     expect(nat.remoteUsage()[0]!.inUse).toBe(5);
   });
 });
+
+describe('per-remote usage over a long stream', () => {
+  // A stream toward ever new destinations must not keep a row per remote for ever.
+  it('past keepRemotes, a remote whose last port is released is folded into its egress address\'s totals', () => {
+    const nat = new NatTable(1024, '1.17', { keepRemotes: 2 });
+    const rng = new Rng(1);
+    const out = newSnatResult();
+    const remote = (i: number) => (EXTERNAL_SVC_IP + i) >>> 0;
+    // Five remotes, one mapping each; remote 0 also gets a second flow from the same port,
+    // which must collide (one retry).
+    for (let i = 0; i < 5; i++) expect(nat.snatV4Nat(IPPROTO_TCP, CLIENT_IP, remote(i), CLIENT_PORT, EXTERNAL_SVC_PORT, target(), NOW, rng, out)).toBe(NAT_OK);
+    expect(nat.snatV4Nat(IPPROTO_TCP, CLIENT_IP_2, remote(0), CLIENT_PORT, EXTERNAL_SVC_PORT, target(), NOW, rng, out)).toBe(NAT_OK);
+    expect(out.retries).toBe(1);
+    expect(nat.remoteUsage()).toHaveLength(5);
+    expect(nat.retiredUsage()).toEqual([]);
+    // Remote 0 released: with five rows (> 2) it goes, its counters kept in the totals.
+    nat.deleteMapping4(IPPROTO_TCP, CLIENT_IP, remote(0), CLIENT_PORT, EXTERNAL_SVC_PORT);
+    expect(nat.remoteUsage().map((r) => r.remoteAddr - EXTERNAL_SVC_IP)).toEqual([0, 1, 2, 3, 4]);
+    nat.deleteMapping4(IPPROTO_TCP, CLIENT_IP_2, remote(0), CLIENT_PORT, EXTERNAL_SVC_PORT);
+    for (const i of [1, 2, 3]) nat.deleteMapping4(IPPROTO_TCP, CLIENT_IP, remote(i), CLIENT_PORT, EXTERNAL_SVC_PORT);
+    // 0, 1 and 2 retired (5, 4, 3 rows left > 2); at 2 rows remote 3 is kept though idle.
+    expect(nat.remoteUsage().map((r) => [r.remoteAddr - EXTERNAL_SVC_IP, r.inUse])).toEqual([[3, 0], [4, 1]]);
+    const retries = new Array<number>(33).fill(0);
+    retries[0] = 3;
+    retries[1] = 1;
+    expect(nat.retiredUsage()).toEqual([
+      { egressAddr: EGRESS_IP, egressIp: '1.2.3.4', remotes: 3, allocations: 4, collisions: 1, failures: 0, retries },
+    ]);
+    // The freed histogram block is reused, zeroed: a new remote's first collision counts once.
+    nat.snatV4Nat(IPPROTO_TCP, CLIENT_IP, remote(9), CLIENT_PORT, EXTERNAL_SVC_PORT, target(), NOW, rng, out);
+    nat.snatV4Nat(IPPROTO_TCP, CLIENT_IP_2, remote(9), CLIENT_PORT, EXTERNAL_SVC_PORT, target(), NOW, rng, out);
+    const r9 = nat.remoteUsage().find((r) => r.remoteAddr === remote(9))!;
+    expect([r9.allocations, r9.collisions, r9.retries[0], r9.retries[1]]).toEqual([2, 1, 1, 1]);
+  });
+});
