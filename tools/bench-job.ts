@@ -12,7 +12,7 @@ type Result = { packets: number; bytes: number; extra?: Record<string, number | 
 
 async function replay(file: string, outDir: string | undefined, dash: boolean): Promise<Result> {
   // Loaded here, not at the top: the other jobs must not pay for what they do not run.
-  const { liveEventSample, ReplayControl, runReplay } = await import('./replay-core.ts');
+  const { detailFirstPackets, liveEventSample, ReplayControl, runReplay } = await import('./replay-core.ts');
   const { labPolicy } = await import('../dataplane/cluster/policy.ts');
   let stop: (() => void) | undefined;
   const control = dash ? new ReplayControl() : undefined;
@@ -33,7 +33,8 @@ async function replay(file: string, outDir: string | undefined, dash: boolean): 
     control,
     recordJourney: dash,
     onEvent: dash ? () => {} : undefined,
-    eventSample: control ? liveEventSample(control) : undefined,
+    // As `replay FILE --dash`: the first packets' detail is taken after the run (below).
+    eventSample: control ? liveEventSample(control, 100, false) : undefined,
     onStart: startDashboardThread
       ? (run) => {
           const d = startDashboardThread({
@@ -52,6 +53,8 @@ async function replay(file: string, outDir: string | undefined, dash: boolean): 
         }
       : undefined,
   });
+  // `replay --dash` of a file then replays its first packets again for their journeys.
+  if (dash) await detailFirstPackets({ input: file, progress: false, policyObjects: labPolicy() });
   stop?.();
   const replayS = (performance.now() - t0) / 1000;
   const c = res.summary.conservation;

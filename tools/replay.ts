@@ -3,7 +3,7 @@
  * `egresslab replay <capture|->`: the capture through the modelled dataplane, out as
  * hop-by-hop captures, flow events and summary.json.
  */
-import { openSync } from 'node:fs';
+import { openSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { ReadStream } from 'node:tty';
 import type { Subcommand } from './cli.ts';
@@ -11,7 +11,7 @@ import { numberFlag, oneOf, parseFlags } from './args.ts';
 import { UsageError } from '../traces/errors.ts';
 import type { FlowEvent } from '../traces/events.ts';
 import { SCENARIO_FLAGS, SCENARIO_USAGE, scenarioOptions } from './replay-flags.ts';
-import { liveEventSample, ReplayControl, runReplay, type ReplayRun } from './replay-core.ts';
+import { detailFirstPackets, liveEventSample, ReplayControl, runReplay, type ReplayRun } from './replay-core.ts';
 import type { EventSampling } from '../dataplane/engine.ts';
 import { eventLine, formatJourney } from '../traces/journey.ts';
 import { inertLines } from '../traces/inert.ts';
@@ -71,6 +71,8 @@ const replay: Subcommand = {
     let onStart: ((run: ReplayRun) => void) | undefined;
     let onEvent: ((ev: FlowEvent) => void) | undefined;
     let eventSample: ((inputIndex: number) => EventSampling) | undefined;
+    // The first packets' journey detail, taken after a top-speed run (see below).
+    let detailAfter: ((events: FlowEvent[]) => void) | undefined;
     if (values.dash) {
       if (!process.stdout.isTTY) throw new UsageError('--dash needs a terminal (stdout is not a TTY)');
       const { startDashboardThread } = await import('../dashboards/thread.ts');
@@ -92,7 +94,43 @@ const replay: Subcommand = {
       // The events pane: the latest events, turned into lines only when the screen asks.
       const RECENT = 200;
       const recent: FlowEvent[] = [];
-      eventSample = liveEventSample(ctl);
+      // A file can be read again: its first packets' detail is taken after the run, so a
+      // top-speed replay does not carry the detail code (liveEventSample). --events builds
+      // every event with its detail anyway.
+      const input = positionals[0]!;
+      const rereadable = input !== '-' && !values.events && statSync(input, { throwIfNoEntry: false })?.isFile() === true;
+      eventSample = liveEventSample(ctl, 100, !rereadable);
+      if (rereadable) {
+        detailAfter = (detailed) => {
+          const ids = new Set(detailed.map((e) => e.egresslab.packet_id));
+          const byPacket = new Map<string, FlowEvent[]>();
+          for (const e of detailed) {
+            const l = byPacket.get(e.egresslab.packet_id);
+            if (l) l.push(e);
+            else byPacket.set(e.egresslab.packet_id, [e]);
+          }
+          // The same packets' events, in place of those the run built without the detail.
+          const swap = (list: FlowEvent[]): FlowEvent[] => {
+            const out: FlowEvent[] = [];
+            const swapped = new Set<string>();
+            for (const e of list) {
+              const id = e.egresslab.packet_id;
+              if (!ids.has(id)) out.push(e);
+              else if (!swapped.has(id)) {
+                swapped.add(id);
+                out.push(...byPacket.get(id)!);
+              }
+            }
+            return out;
+          };
+          const r = swap(recent);
+          recent.length = 0;
+          recent.push(...r);
+          for (const [flow, list] of byFlow) {
+            if (list.some((e) => ids.has(e.egresslab.packet_id))) byFlow.set(flow, swap(list));
+          }
+        };
+      }
       onEvent = (ev) => {
         recent.push(ev);
         if (recent.length > 2 * RECENT) recent.splice(0, recent.length - RECENT);
@@ -177,6 +215,9 @@ const replay: Subcommand = {
       stopDash?.();
       for (const sig of SIGNALS) process.removeListener(sig, onSignal);
       throw err;
+    }
+    if (detailAfter && stoppedBy === undefined && !res.error && !control?.quit) {
+      detailAfter(await detailFirstPackets({ input: positionals[0]!, ...scenarioOptions(values), recordJourney: true }));
     }
     if (stopDash) {
       // Leave the final state on screen until the user quits (or a signal says so).

@@ -107,4 +107,34 @@ describe.skipIf(!haveTmux)('egresslab replay --dash in tmux', () => {
     expect(readFileSync(join(dir, 'rc2'), 'utf8').trim()).toBe('rc=130');
     expect(existsSync(join(out2, 'summary.json'))).toBe(true);
   });
+
+  it('a file at top speed: journeys of its first packets have their detail once the replay is done', async () => {
+    const cap = join(dir, 'lab.pcap');
+    writeFileSync(
+      join(dir, 'run3.sh'),
+      `cd '${ROOT}' && LANG=C.UTF-8 node tools/bin.mjs replay '${cap}' --policy examples/policies/egress-all.yaml --dash; echo "rc=$?" > '${join(dir, 'rc3')}'; sleep 60\n`,
+    );
+    tmux('new-session', '-d', '-s', 'live3', '-x', '160', '-y', '48', `sh '${join(dir, 'run3.sh')}'`);
+    const capture = () => tmux('capture-pane', '-p', '-t', 'live3');
+    const until = async (pred: (s: string) => boolean, what: string): Promise<string> => {
+      const end = Date.now() + 20_000;
+      let screen = '';
+      while (Date.now() < end) {
+        screen = capture();
+        if (pred(screen)) return screen;
+        await sleep(100);
+      }
+      throw new Error(`timed out waiting for ${what}; screen was:\n${screen}`);
+    };
+    await until((s) => s.includes('FINISHED') && s.includes('TO_NETWORK'), 'the replay to finish');
+    // Enter on the selected conntrack row: the flow's journey, with the functions walked.
+    tmux('send-keys', '-t', 'live3', 'Enter');
+    const screen = await until((s) => s.includes('Journey (esc closes'), 'the journey window');
+    expect(screen).toContain('handle_ipv4_from_lxc');
+    expect(screen).toContain('lookup cilium_ct4_global');
+    tmux('send-keys', '-t', 'live3', 'q');
+    const end = Date.now() + 10_000;
+    while (!existsSync(join(dir, 'rc3')) && Date.now() < end) await sleep(100);
+    expect(readFileSync(join(dir, 'rc3'), 'utf8').trim()).toBe('rc=0');
+  });
 });
