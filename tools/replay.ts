@@ -12,6 +12,7 @@ import { UsageError } from '../traces/errors.ts';
 import type { FlowEvent } from '../traces/events.ts';
 import { SCENARIO_FLAGS, SCENARIO_USAGE, scenarioOptions } from './replay-flags.ts';
 import { detailFirstPackets, liveEventSample, ReplayControl, runReplay, type ReplayRun } from './replay-core.ts';
+import { LiveEvents } from './live-events.ts';
 import type { EventSampling } from '../dataplane/engine.ts';
 import { eventLine, formatJourney } from '../traces/journey.ts';
 import { inertLines } from '../traces/inert.ts';
@@ -88,67 +89,23 @@ const replay: Subcommand = {
       }
       control = new ReplayControl(speed);
       const ctl = control;
-      // The journey view needs the events of a flow; keep the latest ones, bounded.
-      const byFlow = new Map<string, FlowEvent[]>();
-      const MAX_FLOWS = 20_000;
-      // The events pane: the latest events, turned into lines only when the screen asks.
-      const RECENT = 200;
-      const recent: FlowEvent[] = [];
+      // The events pane and the journey view, bounded (tools/live-events.ts).
+      const live = new LiveEvents();
       // A file can be read again: its first packets' detail is taken after the run, so a
       // top-speed replay does not carry the detail code (liveEventSample). --events builds
       // every event with its detail anyway.
       const input = positionals[0]!;
       const rereadable = input !== '-' && !values.events && statSync(input, { throwIfNoEntry: false })?.isFile() === true;
       eventSample = liveEventSample(ctl, 100, !rereadable);
-      if (rereadable) {
-        detailAfter = (detailed) => {
-          const ids = new Set(detailed.map((e) => e.egresslab.packet_id));
-          const byPacket = new Map<string, FlowEvent[]>();
-          for (const e of detailed) {
-            const l = byPacket.get(e.egresslab.packet_id);
-            if (l) l.push(e);
-            else byPacket.set(e.egresslab.packet_id, [e]);
-          }
-          // The same packets' events, in place of those the run built without the detail.
-          const swap = (list: FlowEvent[]): FlowEvent[] => {
-            const out: FlowEvent[] = [];
-            const swapped = new Set<string>();
-            for (const e of list) {
-              const id = e.egresslab.packet_id;
-              if (!ids.has(id)) out.push(e);
-              else if (!swapped.has(id)) {
-                swapped.add(id);
-                out.push(...byPacket.get(id)!);
-              }
-            }
-            return out;
-          };
-          const r = swap(recent);
-          recent.length = 0;
-          recent.push(...r);
-          for (const [flow, list] of byFlow) {
-            if (list.some((e) => ids.has(e.egresslab.packet_id))) byFlow.set(flow, swap(list));
-          }
-        };
-      }
-      onEvent = (ev) => {
-        recent.push(ev);
-        if (recent.length > 2 * RECENT) recent.splice(0, recent.length - RECENT);
-        let list = byFlow.get(ev.egresslab.flow_id);
-        if (!list) {
-          if (byFlow.size >= MAX_FLOWS) byFlow.delete(byFlow.keys().next().value!);
-          list = [];
-          byFlow.set(ev.egresslab.flow_id, list);
-        }
-        if (list.length < 200) list.push(ev);
-      };
+      if (rereadable) detailAfter = (detailed) => live.replacePackets(detailed);
+      onEvent = (ev) => live.add(ev);
       onStart = (run) => {
         const dash = startDashboardThread({
           input: keys,
           // At top speed every redraw is time taken from the replay: four a second is enough
           // to watch it (the issue allows up to ten); paced, the usual ten.
           refreshMs: speed === undefined ? 250 : 100,
-          getSnapshot: () => ({ ...run.snapshot(), events: recent.slice(-RECENT).map(eventLine) }),
+          getSnapshot: () => ({ ...run.snapshot(), events: live.recent().map(eventLine) }),
           controls: {
             pause: () => (ctl.paused = true),
             resume: () => (ctl.paused = false),
@@ -162,7 +119,7 @@ const replay: Subcommand = {
             interrupt: () => {
               process.kill(process.pid, 'SIGINT');
             },
-            journey: (flowId) => formatJourney(byFlow.get(flowId) ?? [], { flowId }),
+            journey: (flowId) => formatJourney(live.flow(flowId), { flowId }),
             speed: () => speedLabel(ctl.speed),
           },
           onError: (err) => {
