@@ -9,6 +9,7 @@ import { EXIT_DIFFERENT, EXIT_OK, UsageError } from '../traces/errors.ts';
 import { flagError } from './args.ts';
 import { DEFAULT_MAX_REPORT, diffPaths, formatJson, formatText, parseDuration, parseIgnoreList } from '../traces/diff/index.ts';
 import { dissect } from '../dataplane/packet/dissect.ts';
+import { LAYER_NAMES } from '../dataplane/packet/layer.ts';
 
 const usage = `usage: egresslab diff EXPECTED ACTUAL [options]
 
@@ -60,7 +61,7 @@ function parse(argv: string[]) {
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
   if (positionals.length !== 2) throw new UsageError(`expected two inputs (EXPECTED ACTUAL), got ${positionals.length}`);
-  const ignore = (values.ignore ?? []).flatMap(parseIgnoreList);
+  const ignore = (values.ignore ?? []).flatMap((t) => parseIgnoreList(t, LAYER_NAMES));
   const tsToleranceNs = values['ts-tolerance'] !== undefined ? parseDuration(values['ts-tolerance']) : 0;
   let maxReport = DEFAULT_MAX_REPORT;
   if (values['max-report'] !== undefined) {

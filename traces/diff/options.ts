@@ -2,7 +2,6 @@
  * @module traces/diff/options
  * Parsing of the diff's option values, shared by the CLI and the golden-test helper.
  */
-import { LAYER_NAMES } from '../../dataplane/packet/layer.ts';
 import { UsageError } from '../errors.ts';
 import { PACKET_FIELDS } from './compare.ts';
 
@@ -23,22 +22,22 @@ export function parseDuration(text: string): number {
 const FIELD_RE = /^[a-z0-9_]+(#\d+)?(\.[a-z0-9_]+(#\d+)?)*(\.\*)?$/i;
 
 /**
- * What an --ignore entry may start with (after any `inner.` prefixes): a layer, a packet
- * field, the frame's bytes, or (folder mode) a summary.json path. A typo would otherwise
- * silently ignore nothing.
+ * `ipv4.id,ts,inner.tcp` → entries; rejects empty or malformed ones. Given the dissector's
+ * layer names, also entries that start (after any `inner.` prefixes) with none of them, a
+ * packet field, `frame` or (folder mode) `summary`: a typo would otherwise silently ignore
+ * nothing. (The names come from the caller, as the dissector does: traces/ does not depend
+ * on dataplane/.)
  */
-const IGNORE_ROOTS: ReadonlySet<string> = new Set<string>([...LAYER_NAMES, ...PACKET_FIELDS, 'frame', 'summary']);
-
-/** `ipv4.id,ts,inner.tcp` → entries; rejects empty or malformed ones, and unknown layers. */
-export function parseIgnoreList(text: string): string[] {
+export function parseIgnoreList(text: string, layerNames?: readonly string[]): string[] {
+  const roots = layerNames ? new Set<string>([...layerNames, ...PACKET_FIELDS, 'frame', 'summary']) : undefined;
   const out: string[] = [];
   for (const raw of text.split(',')) {
     const f = raw.trim();
     if (f === '') throw new UsageError(`--ignore: empty field name in '${text}'`);
     if (!FIELD_RE.test(f)) throw new UsageError(`--ignore: bad field name '${f}': use layer.field, a layer, ts or comment`);
     const root = f.replace(/^(inner\.)+/i, '').split('.')[0]!.replace(/#\d+$/, '');
-    if (!IGNORE_ROOTS.has(root)) {
-      throw new UsageError(`--ignore: unknown layer or field '${root}' in '${f}': use one of ${[...IGNORE_ROOTS].join(', ')}`);
+    if (roots && !roots.has(root)) {
+      throw new UsageError(`--ignore: unknown layer or field '${root}' in '${f}': use one of ${[...roots].join(', ')}`);
     }
     out.push(f.endsWith('.*') ? f.slice(0, -2) : f);
   }
