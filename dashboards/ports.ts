@@ -94,8 +94,13 @@ export function renderPorts(s: StatsSnapshot, width: number): PaneContent {
         body.push(`${label}{cyan-fg}${safe(cachedPortStrip(strip, w))}{/cyan-fg} ${strip.max}`);
       }
     }
+    const o = ip.otherRemotes;
+    if (o && o.remotes > 0) {
+      const failures = o.failures > 0 ? `{red-fg}failures(167) ${compact(o.failures)}{/red-fg}` : `failures(167) 0`;
+      body.push(` ${compact(o.remotes)} other remotes  allocs ${compact(o.allocations)}  collisions ${compact(o.collisions)}  ${failures}  in use ${compact(o.inUse)}`);
+    }
   }
   if (body.length === 0) body.push('{gray-fg}no SNAT allocations yet{/gray-fg}');
-  const failures = s.egressIps.reduce((a, ip) => a + ip.remotes.reduce((b, r) => b + r.failures, 0), 0);
+  const failures = s.egressIps.reduce((a, ip) => a + ip.remotes.reduce((b, r) => b + r.failures, ip.otherRemotes?.failures ?? 0), 0);
   return { title: `Source ports${failures ? ` (${failures} allocations failed)` : ''}`, fixed: [], body };
 }

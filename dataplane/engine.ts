@@ -1161,7 +1161,8 @@ export class Dataplane {
     const moved = this.cons.input !== this.allocSampledAt;
     this.allocSampledAt = this.cons.input;
     for (const u of moved ? egressIps : []) {
-      const total = u.remotes.reduce((s, r) => s + r.allocations, 0);
+      // otherRemotes too: a remote folded in there takes its allocations with it.
+      const total = u.remotes.reduce((s, r) => s + r.allocations, u.otherRemotes?.allocations ?? 0);
       const prev = this.allocLast.get(u.egressIp) ?? 0;
       this.allocLast.set(u.egressIp, total);
       let arr = this.allocSamples.get(u.egressIp);

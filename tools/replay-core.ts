@@ -77,6 +77,8 @@ export interface ReplayOptions {
    * least every 50 ms so that a signal handler can run.
    */
   signal?: AbortSignal;
+  /** Warnings on stderr about the scenario (e.g. excludedCIDRs under 1.10). @default true */
+  warnings?: boolean;
 }
 
 /** What a live consumer may ask of a running replay. */
@@ -226,12 +228,17 @@ export async function detailFirstPackets(o: ReplayOptions, n = FIRST_SAMPLED): P
   const events: FlowEvent[] = [];
   const stop = new AbortController();
   let done = false;
+  // Counted per packet injected, as liveEventSample counts (records that are not IP are
+  // not injected and not counted), so the same packets are the first n.
+  let injected = 0;
   await runReplay({
     ...o,
     outDir: undefined,
     events: undefined,
     dumpMaps: false,
     progress: false,
+    // The live run said it already.
+    warnings: false,
     speed: undefined,
     control: undefined,
     onStart: undefined,
@@ -240,8 +247,8 @@ export async function detailFirstPackets(o: ReplayOptions, n = FIRST_SAMPLED): P
     onEvent: (ev) => {
       if (!done) events.push(ev);
     },
-    eventSample: (i) => {
-      if (i < n) return SAMPLE_DETAIL;
+    eventSample: () => {
+      if (++injected <= n) return SAMPLE_DETAIL;
       // Answers flushed from here on follow this packet's choice, as in the live run; they
       // are not among the first packets' events.
       done = true;
@@ -268,7 +275,7 @@ export interface ReplayResult {
 }
 
 /** Loads topology and policies and checks them together; ConfigError on any problem. */
-export function loadScenario(o: Pick<ReplayOptions, 'topology' | 'policies' | 'policyObjects' | 'datapath'>): {
+export function loadScenario(o: Pick<ReplayOptions, 'topology' | 'policies' | 'policyObjects' | 'datapath' | 'warnings'>): {
   topology: Topology;
   policies: EgressPolicy[];
   profile: Profile;
@@ -289,7 +296,7 @@ export function loadScenario(o: Pick<ReplayOptions, 'topology' | 'policies' | 'p
   }
   const profile = o.datapath ?? (policies.length > 0 ? profileForPolicies(policies) : '1.10');
   // A cross-version replay keeps going, but a field the profile cannot express is said.
-  if (profile === '1.10') {
+  if (profile === '1.10' && o.warnings !== false) {
     for (const p of policies) {
       if (p.excludedCidrs.length > 0) {
         process.stderr.write(

@@ -173,8 +173,15 @@ const replay: Subcommand = {
       for (const sig of SIGNALS) process.removeListener(sig, onSignal);
       throw err;
     }
-    if (detailAfter && stoppedBy === undefined && !res.error && !control?.quit) {
-      detailAfter(await detailFirstPackets({ input: positionals[0]!, ...scenarioOptions(values), recordJourney: true }));
+    if (detailAfter && stoppedBy === undefined && !control?.quit) {
+      // A capture that failed mid-way still has its first packets (the second run stops at
+      // the same error). If the file cannot be read again (moved, rotated), the journeys
+      // keep what the run built: the replay itself is done and its outputs are written.
+      try {
+        detailAfter(await detailFirstPackets({ input: positionals[0]!, ...scenarioOptions(values), recordJourney: true }));
+      } catch {
+        // Nothing to add.
+      }
     }
     if (stopDash) {
       // Leave the final state on screen until the user quits (or a signal says so).

@@ -62,6 +62,10 @@ export interface EgressIpUsage {
 
 /** Totals of the remotes an EgressIpUsage does not list one by one. */
 export interface OtherRemotes {
+  /**
+   * Rows folded in: one per remote beyond the listed ones, plus one each time a remote was
+   * forgotten on releasing its last port (a remote used again after that counts again).
+   */
   remotes: number;
   inUse: number;
   allocations: number;

@@ -125,6 +125,7 @@ export interface NatOptions {
 export interface RetiredUsage {
   egressAddr: number;
   egressIp: string;
+  /** Rows folded in: a remote used again after it was folded, and released again, counts twice. */
   remotes: number;
   allocations: number;
   collisions: number;
@@ -148,6 +149,11 @@ export const RETRY_BUCKETS = 33;
 const FLAG_NEEDS_CT = 1;
 /** Set when the slot's entry is removed (see `val`). */
 const FLAG_DEAD = 2;
+/**
+ * An IN entry counted in its remote's in-use ports. One made while the usage table was full
+ * is not, and its removal must not take a port off a row made for that remote later.
+ */
+const FLAG_COUNTED = 4;
 /** Value words in the map's records, after the 4 key words (see NatTable.val). */
 const NAT_VALUE_WORDS = 4;
 const NS = 3; // log2 of the u32 words per record
@@ -713,11 +719,16 @@ export class NatTable {
     origAddr: number, origPort: number, flag: boolean, now: number, mode: number): number {
     const r = this.map.insert(addr, extAddr, tupleWord2(port, extPort), tupleWord3(proto, TUPLE_F_IN), mode);
     if (r < 0) return r;
+    let counted: boolean;
     if (this.map.lastInsertNew) {
       const g = this.remoteSlot(addr, proto, extAddr, extPort);
-      if (g >= 0) this.rInUse[g]!++;
+      counted = g >= 0;
+      if (counted) this.rInUse[g]!++;
+    } else {
+      counted = ((this.val[(r << NS) + V_PORT_FLAGS]! >>> 16) & FLAG_COUNTED) !== 0;
     }
     this.writeValue(r, origAddr, origPort, now, flag);
+    if (counted) this.val[(r << NS) + V_PORT_FLAGS]! |= FLAG_COUNTED << 16;
     return r;
   }
 
@@ -736,7 +747,7 @@ export class NatTable {
     const keys = this.val;
     const o = slot << NS;
     const w3 = keys[o + 3]! & KEY3_MASK;
-    if (((w3 & W3_OUT_MASK) >>> 8) !== TUPLE_F_IN) return;
+    if (((w3 & W3_OUT_MASK) >>> 8) !== TUPLE_F_IN || ((keys[o + V_PORT_FLAGS]! >>> 16) & FLAG_COUNTED) === 0) return;
     const g = this.remotes.peek(keys[o]!, keys[o + 1]!, (((w3 & 0xff) << 16) | (keys[o + 2]! & 0xffff)) >>> 0, 0);
     if (g < 0 || this.rInUse[g]! === 0) return;
     if (--this.rInUse[g]! === 0 && this.remotes.size > this.keepRemotes) this.retireRemote(g);

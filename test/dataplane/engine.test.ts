@@ -7,7 +7,8 @@ import { labPolicy, labTopology } from '../../dataplane/cluster/index.ts';
 import { Dataplane, IGNORE_IPV6, IGNORE_REPLY_WITHOUT_MAPPING, type Hop } from '../../dataplane/engine.ts';
 import { echoIsn, echoModel } from '../../dataplane/external.ts';
 import type { FlowEvent } from '../../traces/events.ts';
-import { MAX_REMOTE_ROWS } from '../../traces/stats.ts';
+import { MAX_REMOTE_ROWS, type StatsSnapshot } from '../../traces/stats.ts';
+import { renderPorts } from '../../dashboards/ports.ts';
 import { synthLab } from '../../dataplane/synth/lab.ts';
 import { Rng } from '../../dataplane/lib/rng.ts';
 import type { Profile } from '../../dataplane/lib/profile.ts';
@@ -316,6 +317,10 @@ describe('summary.json per egress IP', () => {
     expect(o.retries[0]).toBe(50);
     const listed = u!.remotes.reduce((a, r) => a + r.allocations, 0);
     expect(listed + o.allocations).toBe(n + 1);
+    // The dashboard's view counts them too: the allocations sparkline and the ports pane.
+    const snap = { ...dp.snapshot(), input: 'x', progress: 1, pps: 0, paused: false, events: [] } as StatsSnapshot;
+    expect(snap.allocationsOverTime[EGRESS_IP_TEXT]).toEqual([n + 1]);
+    expect(renderPorts(snap, 120).body.join('\n')).toContain('50 other remotes  allocs 50  collisions 0  failures(167) 0  in use 50');
   });
 
   it('has no otherRemotes when every remote is listed', () => {

@@ -137,4 +137,34 @@ describe.skipIf(!haveTmux)('egresslab replay --dash in tmux', () => {
     while (!existsSync(join(dir, 'rc3')) && Date.now() < end) await sleep(100);
     expect(readFileSync(join(dir, 'rc3'), 'utf8').trim()).toBe('rc=0');
   });
+
+  it('a file gone before the run ends: the journeys keep what the run built, q still quits', async () => {
+    const cap = join(dir, 'gone.pcap');
+    writeFileSync(cap, readFileSync(join(dir, 'lab.pcap')));
+    writeFileSync(
+      join(dir, 'run4.sh'),
+      `cd '${ROOT}' && LANG=C.UTF-8 node tools/bin.mjs replay '${cap}' --policy examples/policies/egress-all.yaml --dash --speed 1; echo "rc=$?" > '${join(dir, 'rc4')}'; sleep 60\n`,
+    );
+    tmux('new-session', '-d', '-s', 'live4', '-x', '160', '-y', '48', `sh '${join(dir, 'run4.sh')}'`);
+    const capture = () => tmux('capture-pane', '-p', '-t', 'live4');
+    const until = async (pred: (s: string) => boolean, what: string): Promise<string> => {
+      const end = Date.now() + 20_000;
+      let screen = '';
+      while (Date.now() < end) {
+        screen = capture();
+        if (pred(screen)) return screen;
+        await sleep(100);
+      }
+      throw new Error(`timed out waiting for ${what}; screen was:\n${screen}`);
+    };
+    await until((s) => s.includes('RUNNING'), 'the live dashboard');
+    // The lab's capture spans two seconds: the file goes while the run paces through it.
+    rmSync(cap);
+    const screen = await until((s) => s.includes('FINISHED'), 'the replay to finish');
+    expect(screen).not.toContain('cannot open');
+    tmux('send-keys', '-t', 'live4', 'q');
+    const end = Date.now() + 10_000;
+    while (!existsSync(join(dir, 'rc4')) && Date.now() < end) await sleep(100);
+    expect(readFileSync(join(dir, 'rc4'), 'utf8').trim()).toBe('rc=0');
+  });
 });

@@ -504,3 +504,24 @@ describe('per-remote usage over a long stream', () => {
     expect([r9.allocations, r9.collisions, r9.retries[0], r9.retries[1]]).toEqual([2, 1, 1, 1]);
   });
 });
+
+describe('per-remote usage with a full usage table', () => {
+  it('a reverse entry made while the table was full does not take a port off a row made later', () => {
+    const nat = new NatTable(1024, '1.17', { keepRemotes: 1, maxRemotes: 2 });
+    const rng = new Rng(1);
+    const out = newSnatResult();
+    const X = ip('110.0.0.1');
+    const Y = ip('110.0.0.2');
+    const Z = ip('110.0.0.3');
+    const map = (dst: number, sport: number) => nat.snatV4Nat(IPPROTO_TCP, CLIENT_IP, dst, sport, 80, target(), NOW, rng, out);
+    map(X, 40001);
+    map(Y, 40002);
+    map(Z, 40003); // the usage table is full: Z is not tracked
+    expect(nat.untrackedRemoteAllocations).toBe(1);
+    nat.deleteMapping4(IPPROTO_TCP, CLIENT_IP, X, 40001, 80); // X released and folded: a row is free
+    map(Z, 40004); // Z tracked now, one port in use
+    nat.deleteMapping4(IPPROTO_TCP, CLIENT_IP, Z, 40003, 80); // the untracked entry goes
+    expect(nat.portsInUse(EGRESS_IP, IPPROTO_TCP, Z, 80)).toHaveLength(1);
+    expect(nat.remoteUsage().find((r) => r.remoteAddr === Z)?.inUse).toBe(1);
+  });
+});
