@@ -17,12 +17,12 @@ if (!haveTmux) console.warn('replay-dash-tmux.test.ts: SKIPPED — tmux is not i
 
 const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(pred: (screen: string) => boolean, what: string, ms = 20_000): Promise<string> {
+async function waitFor(pred: (screen: string) => boolean, what: string, ms = 20_000, session = 'live'): Promise<string> {
   const end = Date.now() + ms;
   let screen = '';
   while (Date.now() < end) {
     try {
-      screen = tmux('capture-pane', '-p', '-t', 'live');
+      screen = tmux('capture-pane', '-p', '-t', session);
     } catch {
       screen = '';
     }
@@ -115,17 +115,7 @@ describe.skipIf(!haveTmux)('egresslab replay --dash in tmux', () => {
       `cd '${ROOT}' && LANG=C.UTF-8 node tools/bin.mjs replay '${cap}' --policy examples/policies/egress-all.yaml --dash; echo "rc=$?" > '${join(dir, 'rc3')}'; sleep 60\n`,
     );
     tmux('new-session', '-d', '-s', 'live3', '-x', '160', '-y', '48', `sh '${join(dir, 'run3.sh')}'`);
-    const capture = () => tmux('capture-pane', '-p', '-t', 'live3');
-    const until = async (pred: (s: string) => boolean, what: string): Promise<string> => {
-      const end = Date.now() + 20_000;
-      let screen = '';
-      while (Date.now() < end) {
-        screen = capture();
-        if (pred(screen)) return screen;
-        await sleep(100);
-      }
-      throw new Error(`timed out waiting for ${what}; screen was:\n${screen}`);
-    };
+    const until = (pred: (s: string) => boolean, what: string) => waitFor(pred, what, 20_000, 'live3');
     await until((s) => s.includes('FINISHED') && s.includes('TO_NETWORK'), 'the replay to finish');
     // Enter on the selected conntrack row: the flow's journey, with the functions walked.
     tmux('send-keys', '-t', 'live3', 'Enter');
@@ -146,17 +136,7 @@ describe.skipIf(!haveTmux)('egresslab replay --dash in tmux', () => {
       `cd '${ROOT}' && LANG=C.UTF-8 node tools/bin.mjs replay '${cap}' --policy examples/policies/egress-all.yaml --dash --speed 1; echo "rc=$?" > '${join(dir, 'rc4')}'; sleep 60\n`,
     );
     tmux('new-session', '-d', '-s', 'live4', '-x', '160', '-y', '48', `sh '${join(dir, 'run4.sh')}'`);
-    const capture = () => tmux('capture-pane', '-p', '-t', 'live4');
-    const until = async (pred: (s: string) => boolean, what: string): Promise<string> => {
-      const end = Date.now() + 20_000;
-      let screen = '';
-      while (Date.now() < end) {
-        screen = capture();
-        if (pred(screen)) return screen;
-        await sleep(100);
-      }
-      throw new Error(`timed out waiting for ${what}; screen was:\n${screen}`);
-    };
+    const until = (pred: (s: string) => boolean, what: string) => waitFor(pred, what, 20_000, 'live4');
     await until((s) => s.includes('RUNNING'), 'the live dashboard');
     // The lab's capture spans two seconds: the file goes while the run paces through it.
     rmSync(cap);
