@@ -33,6 +33,6 @@ export function slowerSpeed(x: number | undefined, paced = 1): number {
   return x <= MIN_SPEED ? x : Math.max(MIN_SPEED, x / 2);
 }
 
-export function clampSpeed(x: number): number {
+function clampSpeed(x: number): number {
   return Math.min(MAX_SPEED, Math.max(MIN_SPEED, x));
 }

@@ -33,7 +33,7 @@
 
 import type { FlowEvent } from '../traces/events.ts';
 import { rfc3339Nano } from '../traces/events.ts';
-import { MAX_REMOTE_ROWS, type Conservation, type DropRow, type EgressIpUsage, type OtherRemotes, type PolicyCount, type StatsSnapshot, type Summary } from '../traces/stats.ts';
+import { MAX_REMOTE_ROWS, type Conservation, type DropRow, type EgressIpUsage, type PolicyCount, type StatsSnapshot, type Summary } from '../traces/stats.ts';
 import { IdGenerator } from '../traces/ids.ts';
 import type { EgressPolicy } from './cluster/policy.ts';
 import type { Topology } from './cluster/topology.ts';
@@ -63,7 +63,7 @@ import {
   tcpFlagsText,
   traceReasonForCt,
 } from './lib/trace.ts';
-import { ipToString, parseIpv4 } from './packet/addr.ts';
+import { ipToString } from './packet/addr.ts';
 import { TCP_ACK, TCP_SYN } from './packet/tcp.ts';
 import {
   buildEnv,
@@ -1082,17 +1082,18 @@ export class Dataplane {
   private egressIps(): EgressIpUsage[] {
     const out: EgressIpUsage[] = [];
     for (const n of this.env.nodes) {
-      const byIp = new Map<string, EgressIpUsage>();
-      const usage = (ip: string): EgressIpUsage => {
-        let u = byIp.get(ip);
+      // By egress address, so the rows come out in address order.
+      const byAddr = new Map<number, EgressIpUsage>();
+      const usage = (addr: number, ip: string): EgressIpUsage => {
+        let u = byAddr.get(addr);
         if (!u) {
-          u = { egressIp: ip, node: n.name, remotes: [], otherRemotes: { remotes: 0, inUse: 0, allocations: 0, collisions: 0, failures: 0, retries: new Array<number>(RETRY_BUCKETS).fill(0) } };
-          byIp.set(ip, u);
+          u = { egressIp: ip, node: n.name, remotes: [] };
+          byAddr.set(addr, u);
         }
         return u;
       };
       for (const r of n.nat.remoteUsage()) {
-        usage(r.egressIp).remotes.push({
+        usage(r.egressAddr, r.egressIp).remotes.push({
           remote: r.remote,
           inUse: r.inUse,
           rangeSize: r.rangeSize,
@@ -1102,18 +1103,15 @@ export class Dataplane {
           retries: r.retries,
         });
       }
-      for (const t of n.nat.retiredUsage()) addOther(usage(t.egressIp).otherRemotes!, t.remotes, 0, t);
-      for (const u of byIp.values()) {
-        if (u.remotes.length > MAX_REMOTE_ROWS) {
-          // The busiest stay listed, in the table's order; the rest are summed.
-          const keep = new Set(u.remotes.slice().sort((a, b) => b.inUse - a.inUse).slice(0, MAX_REMOTE_ROWS));
-          for (const r of u.remotes) if (!keep.has(r)) addOther(u.otherRemotes!, 1, r.inUse, r);
-          u.remotes = u.remotes.filter((r) => keep.has(r));
-        }
-        // Only where it says something: a replay that lists every remote keeps its old shape.
-        if (u.otherRemotes!.remotes === 0) delete u.otherRemotes;
+      for (const t of n.nat.retiredUsage()) addOther(usage(t.egressAddr, t.egressIp), t.remotes, 0, t);
+      for (const u of byAddr.values()) {
+        if (u.remotes.length <= MAX_REMOTE_ROWS) continue;
+        // The busiest stay listed, in the table's order; the rest are summed.
+        const keep = new Set(u.remotes.slice().sort((a, b) => b.inUse - a.inUse).slice(0, MAX_REMOTE_ROWS));
+        for (const r of u.remotes) if (!keep.has(r)) addOther(u, 1, r.inUse, r);
+        u.remotes = u.remotes.filter((r) => keep.has(r));
       }
-      out.push(...[...byIp.values()].sort((a, b) => parseIpv4(a.egressIp) - parseIpv4(b.egressIp)));
+      out.push(...[...byAddr.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]));
     }
     return out;
   }
@@ -1239,8 +1237,12 @@ function macBytesCached(mac: string): Uint8Array {
 
 export { tupleText };
 
-/** Adds a remote's (or a total's) counters to an otherRemotes total. */
-function addOther(o: OtherRemotes, remotes: number, inUse: number, r: { allocations: number; collisions: number; failures: number; retries: number[] }): void {
+/**
+ * Adds a remote's (or a total's) counters to `u.otherRemotes`, made on first use: a replay
+ * that lists every remote has none (summary.json keeps its shape).
+ */
+function addOther(u: EgressIpUsage, remotes: number, inUse: number, r: { allocations: number; collisions: number; failures: number; retries: number[] }): void {
+  const o = (u.otherRemotes ??= { remotes: 0, inUse: 0, allocations: 0, collisions: 0, failures: 0, retries: new Array<number>(RETRY_BUCKETS).fill(0) });
   o.remotes += remotes;
   o.inUse += inUse;
   o.allocations += r.allocations;

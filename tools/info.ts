@@ -85,7 +85,6 @@ export function resolutionText(base: number, exp: number): string {
   return `${base}^-${exp} s`;
 }
 
-
 const TUNNEL_VXLAN = 4789;
 const TUNNEL_VXLAN_LINUX = 8472;
 const TUNNEL_GENEVE = 6081;

@@ -178,7 +178,7 @@ const replay: Subcommand = {
       // the same error). If the file cannot be read again (moved, rotated), the journeys
       // keep what the run built: the replay itself is done and its outputs are written.
       try {
-        detailAfter(await detailFirstPackets({ input: positionals[0]!, ...scenarioOptions(values), recordJourney: true }));
+        detailAfter(await detailFirstPackets({ input: positionals[0]!, ...scenarioOptions(values) }));
       } catch {
         // Nothing to add.
       }

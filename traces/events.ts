@@ -23,7 +23,6 @@ export type ObservationPoint =
 
 export type Verdict = 'FORWARDED' | 'DROPPED' | 'TRANSLATED' | 'REDIRECTED';
 
-/** A map lookup a program made, for `explain` and the dashboard's journey view. */
 /** One SNAT allocation (`snat_v4_new_mapping`) as the events record it. */
 export interface SnatDetail {
   /** Ports tried, in order (recorded with --journey; empty without it). */
@@ -36,6 +35,7 @@ export interface SnatDetail {
   signal?: 'SIGNAL_NAT_FILL_UP';
 }
 
+/** A map lookup a program made, for `explain` and the dashboard's journey view. */
 export interface MapLookup {
   /** Map name as Cilium pins it, e.g. `cilium_egress_v4`, `cilium_snat_v4_external`. */
   map: string;
